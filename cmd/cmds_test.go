@@ -1,0 +1,94 @@
+package cmd_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// scriptCmds are the extra testscript commands available to every script.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"waitfile": cmdWaitfile,
+		"pidgone":  cmdPidgone,
+	}
+}
+
+// waitfile FILE [DURATION]: wait (default 10s) until FILE exists and is not
+// empty.
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfile FILE [DURATION]")
+	}
+	limit := 10 * time.Second
+	if len(args) == 2 {
+		d, err := cli.ParseDuration(args[1])
+		ts.Check(err)
+		limit = d
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(limit)
+	for {
+		fi, err := os.Stat(path)
+		ok := err == nil && fi.Size() > 0
+		if ok != neg {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile %s: gave up after %v", filepath.Base(path), limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pidgone PID... [-t DURATION]: wait (default 5s) until no process has any
+// of the PIDs (zombies count as present); with ! assert at once that all
+// are still present.
+func cmdPidgone(ts *testscript.TestScript, neg bool, args []string) {
+	limit := 5 * time.Second
+	var pids []int
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-t" && i+1 < len(args) {
+			d, err := cli.ParseDuration(args[i+1])
+			ts.Check(err)
+			limit = d
+			i++
+			continue
+		}
+		pid, err := strconv.Atoi(args[i])
+		if err != nil {
+			ts.Fatalf("pidgone: bad pid %q", args[i])
+		}
+		pids = append(pids, pid)
+	}
+	present := func() []int {
+		var alive []int
+		for _, p := range pids {
+			if _, err := os.Stat("/proc/" + strconv.Itoa(p)); err == nil {
+				alive = append(alive, p)
+			}
+		}
+		return alive
+	}
+	if neg {
+		if gone := len(pids) - len(present()); gone > 0 {
+			ts.Fatalf("pidgone: %d of %d processes are gone", gone, len(pids))
+		}
+		return
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		alive := present()
+		if len(alive) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("pidgone: still present after %v: %v", limit, alive)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

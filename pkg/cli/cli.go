@@ -1,0 +1,113 @@
+// Package cli is the plumbing every pkit tool shares: kong set-up, version,
+// exit codes, "tool: message" errors, durations, names, stdin arguments and
+// the runtime directory.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/alecthomas/kong"
+	kongcompletion "github.com/jotaen/kong-completion"
+	"github.com/posener/complete"
+)
+
+// Version is set at link time by goreleaser (-X); otherwise it comes from
+// the module's build information.
+var Version = ""
+
+// Command describes one pkit tool: its name, one-line help and kong grammar.
+type Command struct {
+	Name    string
+	Help    string
+	Grammar any // pointer to the kong grammar struct
+}
+
+// Env is what a tool's Run method receives: its name and standard streams.
+type Env struct {
+	Name   string
+	Stdin  *os.File
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// versionFlag is embedded into every tool's grammar.
+type versionFlag struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// exitRequest carries kong's exit status (after --help or --version) out of
+// the parser without calling os.Exit below Main.
+type exitRequest int
+
+// Parser builds the kong parser of cmd. Tests use it to walk the model.
+func Parser(cmd *Command, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cmd.Grammar,
+		kong.Name(cmd.Name),
+		kong.Description(cmd.Help),
+		kong.Embed(&versionFlag{}),
+		kong.Vars{"version": cmd.Name + " " + version()},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest(code)) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+	)
+}
+
+// Run parses args for cmd and runs the selected command, returning the exit
+// status. Errors are printed once, as "tool: message".
+func Run(cmd *Command, args []string) (status int) {
+	env := &Env{Name: cmd.Name, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			status = int(code)
+		}
+	}()
+	parser, err := Parser(cmd, env.Stdout, env.Stderr)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: internal error: %v\n", cmd.Name, err)
+		return ExitFail
+	}
+	kongcompletion.Register(parser,
+		kongcompletion.WithPredictor("file", complete.PredictFiles("*")),
+		kongcompletion.WithExitFunc(func(code int) { panic(exitRequest(code)) }))
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n%s: run '%s --help' for usage\n", cmd.Name, err, cmd.Name, cmd.Name)
+		return ExitUsage
+	}
+	return Report(env, kctx.Run(env))
+}
+
+// Report prints err (if any) as "tool: message" and returns the exit status
+// it stands for.
+func Report(env *Env, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", env.Name, ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(env.Stderr, "%s: %v\n", env.Name, err)
+	return ExitFail
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
