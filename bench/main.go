@@ -15,6 +15,13 @@ import (
 
 // suites lists every tool's benchmark; a tool adds its line here.
 var suites = []Suite{
+	ptreeSuite,
+	pshmSuite,
+	pqueueSuite,
+	ppoolListenSuite,
+	pjoinSuite,
+	pqueueNatsSuite,
+	ppoolSuite,
 	// SUITES: one line per tool, keep this marker last
 }
 

@@ -37,6 +37,8 @@ func scriptParams(dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PKIT_DIR", filepath.Join(env.WorkDir, ".pkit"))
 			env.Setenv("NO_COLOR", "1")
+			// Race-built binaries otherwise sleep 1 s at exit, per exec.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			for _, k := range []string{"LANG", "TERM"} {
 				if v := os.Getenv(k); v != "" {
 					env.Setenv(k, v)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -16,8 +17,8 @@ type Duration time.Duration
 func ParseDuration(s string) (time.Duration, error) {
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs > float64(1<<63-1)/float64(time.Second) {
-			return 0, fmt.Errorf("invalid duration %q: too long", s)
+		if math.IsNaN(secs) || math.Abs(secs) > float64(math.MaxInt64)/float64(time.Second) {
+			return 0, fmt.Errorf("invalid duration %q: out of range", s)
 		}
 		d = time.Duration(secs * float64(time.Second))
 	} else {

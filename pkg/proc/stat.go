@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 )
 
 // Stat is the part of /proc/PID/stat pkit uses. Times are in clock ticks.
@@ -37,7 +37,8 @@ type Stat struct {
 var ErrMalformed = errors.New("malformed /proc stat line")
 
 // ParseStat parses the contents of /proc/PID/stat. comm is taken up to the
-// last ')' so names containing ") " parse correctly.
+// last ')' so names containing ") " parse correctly. It walks the line once
+// without allocating per field: ptree parses thousands of these per run.
 func ParseStat(b []byte) (Stat, error) {
 	var s Stat
 	open := bytes.IndexByte(b, '(')
@@ -45,52 +46,148 @@ func ParseStat(b []byte) (Stat, error) {
 	if open <= 0 || closing < open {
 		return s, ErrMalformed
 	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
-		return s, fmt.Errorf("%w: pid: %v", ErrMalformed, err)
+	pid, ok := parseInt(bytes.TrimSpace(b[:open]))
+	if !ok {
+		return s, fmt.Errorf("%w: pid %q", ErrMalformed, bytes.TrimSpace(b[:open]))
 	}
-	s.PID = pid
+	s.PID = int(pid)
 	s.Comm = string(b[open+1 : closing])
-	fields := bytes.Fields(b[closing+1:])
-	// fields[0] is field 3 (state); field N is fields[N-3].
-	if len(fields) < 22 || len(fields[0]) != 1 {
-		return s, ErrMalformed
-	}
-	s.State = fields[0][0]
-	ints := []struct {
-		field int
-		dst   *int
-	}{{4, &s.PPID}, {5, &s.PGRP}, {6, &s.Session}, {7, &s.TTY}, {8, &s.TPGID}, {18, &s.Priority}, {19, &s.Nice}, {20, &s.NumThreads}}
-	for _, f := range ints {
-		v, err := strconv.Atoi(string(fields[f.field-3]))
-		if err != nil {
-			return s, fmt.Errorf("%w: field %d: %v", ErrMalformed, f.field, err)
-		}
-		*f.dst = v
-	}
-	uints := []struct {
-		field int
-		dst   *uint64
-	}{{9, &s.Flags}, {14, &s.UTime}, {15, &s.STime}, {22, &s.StartTime}, {23, &s.VSize}}
-	for _, f := range uints {
-		if f.field-3 >= len(fields) {
+	rest := b[closing+1:]
+	field := 2 // the number of the last field read; 1 is pid, 2 is comm
+	for field < 52 {
+		var tok []byte
+		if tok, rest = nextField(rest); tok == nil {
 			break
 		}
-		v, err := strconv.ParseUint(string(fields[f.field-3]), 10, 64)
-		if err != nil {
-			return s, fmt.Errorf("%w: field %d: %v", ErrMalformed, f.field, err)
-		}
-		*f.dst = v
-	}
-	if len(fields) > 24-3 {
-		if v, err := strconv.ParseInt(string(fields[24-3]), 10, 64); err == nil {
-			s.RSS = v
+		field++
+		if err := s.setField(field, tok); err != nil {
+			return s, err
 		}
 	}
-	if len(fields) > 52-3 {
-		if v, err := strconv.Atoi(string(fields[52-3])); err == nil {
-			s.ExitCode, s.HasExit = v, true
-		}
+	if field < 24 { // state through rss: the fields every kernel has had
+		return s, ErrMalformed
 	}
 	return s, nil
+}
+
+// setField stores field number n (as proc(5) numbers them) of a stat line.
+func (s *Stat) setField(n int, tok []byte) error {
+	var dst *int
+	var udst *uint64
+	switch n {
+	case 3:
+		if len(tok) != 1 || !(tok[0] >= 'A' && tok[0] <= 'Z' || tok[0] >= 'a' && tok[0] <= 'z') {
+			return fmt.Errorf("%w: state %q", ErrMalformed, tok)
+		}
+		s.State = tok[0]
+		return nil
+	case 4:
+		dst = &s.PPID
+	case 5:
+		dst = &s.PGRP
+	case 6:
+		dst = &s.Session
+	case 7:
+		dst = &s.TTY
+	case 8:
+		dst = &s.TPGID
+	case 18:
+		dst = &s.Priority
+	case 19:
+		dst = &s.Nice
+	case 20:
+		dst = &s.NumThreads
+	case 9:
+		udst = &s.Flags
+	case 14:
+		udst = &s.UTime
+	case 15:
+		udst = &s.STime
+	case 22:
+		udst = &s.StartTime
+	case 23:
+		udst = &s.VSize
+	case 24: // best effort, as are the fields after it
+		if v, ok := parseInt(tok); ok {
+			s.RSS = v
+		}
+		return nil
+	case 52:
+		if v, ok := parseInt(tok); ok && v == int64(int32(v)) {
+			s.ExitCode, s.HasExit = int(v), true
+		}
+		return nil
+	default:
+		return nil
+	}
+	if dst != nil {
+		v, ok := parseInt(tok)
+		if !ok || v != int64(int32(v)) {
+			return fmt.Errorf("%w: field %d: %q", ErrMalformed, n, tok)
+		}
+		*dst = int(v)
+		return nil
+	}
+	v, ok := parseUint(tok)
+	if !ok {
+		return fmt.Errorf("%w: field %d: %q", ErrMalformed, n, tok)
+	}
+	*udst = v
+	return nil
+}
+
+// nextField returns the next space-separated token of b and the rest; a
+// nil token at the end.
+func nextField(b []byte) (tok, rest []byte) {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	j := i
+	for j < len(b) && !isSpace(b[j]) {
+		j++
+	}
+	if i == j {
+		return nil, nil
+	}
+	return b[i:j], b[j:]
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// parseUint parses decimal digits, rejecting overflow.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// parseInt parses an optionally negative decimal number that fits int64.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	u, ok := parseUint(b)
+	if !ok || u > math.MaxInt64 {
+		return 0, false
+	}
+	if neg {
+		return -int64(u), true
+	}
+	return int64(u), true
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkit-sh/pkit/pkg/procwait"
+)
+
+var pjoinSuite = Suite{
+	Name:  "pjoin",
+	About: "exit-to-return latency of pjoin against waitpid(1) and pidwait; pspawn start time and supervisor memory",
+	Run:   benchPjoin,
+}
+
+// latencyTrials is the number of exits each waiter sees, as the issue asks.
+const latencyTrials = 20
+
+func benchPjoin(b *Bench) error {
+	dir := b.TempDir()
+	waiters := []struct {
+		name  string
+		needs string
+		argv  func(pid int, pidfile string) []string
+	}{
+		{"pjoin PID", "pjoin", func(pid int, _ string) []string { return []string{"pjoin", strconv.Itoa(pid)} }},
+		{"waitpid PID", "waitpid", func(pid int, _ string) []string { return []string{"waitpid", strconv.Itoa(pid)} }},
+		{"pidwait -F pidfile", "pidwait", func(_ int, f string) []string { return []string{"pidwait", "-F", f} }},
+	}
+	var rows []Row
+	samples := make([][]float64, len(waiters))
+	for trial := 0; trial < latencyTrials; trial++ {
+		for i, w := range waiters {
+			if !b.Have(w.needs) {
+				continue
+			}
+			ms, err := exitLatency(dir, w.argv)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w.name, err)
+			}
+			samples[i] = append(samples[i], ms)
+		}
+	}
+	for i, w := range waiters {
+		note := "target sleeps 0.2+U(0,0.3) s; pidfd readable -> waiter reaped"
+		if !b.Have(w.needs) {
+			note = w.needs + " not installed: skipped"
+		}
+		rows = append(rows, Row{Name: w.name, Samples: samples[i], Unit: "ms", Note: note})
+	}
+	b.Report(fmt.Sprintf("exit -> return latency (%d trials each, interleaved)", latencyTrials), rows...)
+
+	if err := b.Compare("start a background job and print its id (sh -c included)", 0,
+		Case{Name: "pspawn -- true", Shell: "pspawn -- true >/dev/null", Base: true},
+		Case{Name: "pspawn -n 10 -- true", Shell: "pspawn -n 10 -- true >/dev/null"},
+		Case{Name: "sh: true & echo $!", Shell: "true & echo $! >/dev/null"},
+		Case{Name: "setsid -f true", Shell: "setsid -f true", Needs: []string{"setsid"}},
+		Case{Name: "nohup true &", Shell: "nohup true >/dev/null 2>&1 & echo $! >/dev/null", Needs: []string{"nohup"}},
+	); err != nil {
+		return err
+	}
+
+	start, err := startToPID(b.Runs)
+	if err != nil {
+		return err
+	}
+	rows = []Row{{Name: "start -> job line read", Samples: start, Unit: "ms", Note: "pspawn -- sleep 1, measured in process"}}
+	for _, n := range []int{1, 100} {
+		total, private, err := supervisorRSS(n)
+		if err != nil {
+			return err
+		}
+		rows = append(rows,
+			Row{Name: fmt.Sprintf("supervisor VmRSS, -n %d", n), Samples: total, Unit: "KiB/job", Note: "all resident pages / jobs (binary pages are shared page cache)"},
+			Row{Name: fmt.Sprintf("supervisor RssAnon, -n %d", n), Samples: private, Unit: "KiB/job", Note: "private memory / jobs: the real cost"})
+	}
+	b.Report("pspawn", rows...)
+	return nil
+}
+
+// exitLatency starts a target, then the waiter on it, and returns the time
+// from the target's exit (its pidfd turning readable here) to the waiter's
+// exit being collected.
+func exitLatency(dir string, argv func(int, string) []string) (float64, error) {
+	d := 200*time.Millisecond + rand.N(300*time.Millisecond)
+	target := exec.Command("sleep", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+	if err := target.Start(); err != nil {
+		return 0, err
+	}
+	defer target.Wait()
+	pidfile := filepath.Join(dir, "target.pid")
+	if err := os.WriteFile(pidfile, []byte(strconv.Itoa(target.Process.Pid)+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	p, err := procwait.Open(target.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	args := argv(target.Process.Pid, pidfile)
+	waiter := exec.Command(args[0], args[1:]...)
+	if err := waiter.Start(); err != nil {
+		return 0, err
+	}
+	if _, err := procwait.Wait([]*procwait.Proc{p}, -1); err != nil {
+		return 0, err
+	}
+	exited := time.Now()
+	if err := waiter.Wait(); err != nil {
+		return 0, fmt.Errorf("%v (did it start late?)", err)
+	}
+	return float64(time.Since(exited).Microseconds()) / 1000, nil
+}
+
+// startToPID times pspawn from exec to its job line on stdout.
+func startToPID(runs int) ([]float64, error) {
+	var out []float64
+	for i := 0; i < runs; i++ {
+		cmd := exec.Command("pspawn", "--", "sleep", "1")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		elapsed := time.Since(start)
+		cmd.Wait()
+		if err != nil || !strings.HasPrefix(line, "j") {
+			return nil, fmt.Errorf("pspawn printed %q: %v", line, err)
+		}
+		out = append(out, float64(elapsed.Microseconds())/1000)
+		exec.Command("pjoin", "--kill", strings.Fields(line)[0]).Run()
+	}
+	return out, nil
+}
+
+// supervisorRSS starts n sleeping jobs and returns the supervisor's
+// resident and private memory per job, in KiB, over three samples.
+func supervisorRSS(n int) (total, private []float64, err error) {
+	for range 3 {
+		b, err := exec.Command("pspawn", "--json", "-n", strconv.Itoa(n), "--", "sleep", "3").Output()
+		if err != nil {
+			return nil, nil, fmt.Errorf("pspawn -n %d: %w", n, err)
+		}
+		var first struct{ ID string }
+		json.Unmarshal(b[:strings.IndexByte(string(b), '\n')], &first)
+		rec, err := os.ReadFile(filepath.Join(os.Getenv("PKIT_DIR"), "jobs", first.ID+".json"))
+		if err != nil {
+			return nil, nil, err
+		}
+		var r struct{ Supervisor int }
+		json.Unmarshal(rec, &r)
+		time.Sleep(200 * time.Millisecond) // let the supervisor settle into its wait
+		rss, anon, err := memOf(r.Supervisor)
+		if err != nil {
+			return nil, nil, err
+		}
+		total = append(total, rss/float64(n))
+		private = append(private, anon/float64(n))
+		var all []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var j struct{ ID string }
+			json.Unmarshal([]byte(l), &j)
+			all = append(all, j.ID)
+		}
+		exec.Command("pjoin", append([]string{"--kill"}, all...)...).Run()
+	}
+	return total, private, nil
+}
+
+// memOf reads VmRSS and RssAnon (KiB) of process pid.
+func memOf(pid int) (rss, anon float64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss, _ = strconv.ParseFloat(f[0], 64)
+		case "RssAnon":
+			anon, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS for %d", pid)
+	}
+	return rss, anon, nil
+}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{"1.5", 1500 * time.Millisecond, false},
+		{"0", 0, false},
+		{"200ms", 200 * time.Millisecond, false},
+		{"2m", 2 * time.Minute, false},
+		{"1h30m", 90 * time.Minute, false},
+		{"-1", 0, true},
+		{"-2s", 0, true},
+		{"", 0, true},
+		{"abc", 0, true},
+		{"1e300", 0, true},
+	} {
+		got, err := ParseDuration(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, bad=%v", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	good := []string{"jobs", "a.b", "x_1", "Q-2", "user@host", strings.Repeat("a", MaxNameLen)}
+	bad := []string{"", ".", "..", "a/b", "a..b", ".hidden", "-x", "a b", "a\x00b", "ü", strings.Repeat("a", MaxNameLen+1)}
+	for _, n := range good {
+		if err := ValidName("queue", n); err != nil {
+			t.Errorf("ValidName(%q) = %v, want nil", n, err)
+		}
+	}
+	for _, n := range bad {
+		err := ValidName("queue", n)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitUsage {
+			t.Errorf("ValidName(%q) = %v, want usage error", n, err)
+		}
+	}
+}
+
+func TestRuntimeDir(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("PKIT_DIR", "")
+	t.Setenv("XDG_RUNTIME_DIR", base)
+	dir, err := RuntimeDir()
+	if err != nil || dir != filepath.Join(base, "pkit") {
+		t.Fatalf("RuntimeDir() = %q, %v", dir, err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v, want 0700", fi.Mode().Perm())
+	}
+	own := filepath.Join(base, "own")
+	t.Setenv("PKIT_DIR", own)
+	if dir, err := RuntimeDir(); err != nil || dir != own {
+		t.Fatalf("PKIT_DIR: %q, %v", dir, err)
+	}
+	if err := os.Chmod(own, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var ee *ExitError
+	if _, err := RuntimeDir(); !errors.As(err, &ee) || ee.Code != ExitUsage {
+		t.Errorf("world-writable dir accepted: %v", err)
+	}
+	if os.Getuid() == 0 {
+		other := filepath.Join(base, "other")
+		if err := os.Mkdir(other, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(other, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PKIT_DIR", other)
+		if _, err := RuntimeDir(); !errors.As(err, &ee) || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Errorf("foreign dir accepted: %v", err)
+		}
+	}
+}
+
+func TestArgsOrStdin(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("12\n\n  34 \njob-1\n")
+	f.Seek(0, 0)
+	got, err := ArgsOrStdin(nil, f)
+	if err != nil || strings.Join(got, ",") != "12,34,job-1" {
+		t.Errorf("ArgsOrStdin(file) = %q, %v", got, err)
+	}
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	if got, _ := ArgsOrStdin(nil, devnull); len(got) != 0 {
+		t.Errorf("ArgsOrStdin(/dev/null) = %q", got)
+	}
+	if got, _ := ArgsOrStdin([]string{"7"}, f); strings.Join(got, ",") != "7" {
+		t.Errorf("args not preferred: %q", got)
+	}
+}
+
+func TestReport(t *testing.T) {
+	var b strings.Builder
+	env := &Env{Name: "tool", Stderr: &b}
+	for _, tc := range []struct {
+		err  error
+		code int
+		msg  string
+	}{
+		{nil, 0, ""},
+		{errors.New("boom"), 1, "tool: boom\n"},
+		{Exitf(124, "timed out after %s", "1s"), 124, "tool: timed out after 1s\n"},
+		{Exit(3, nil), 3, ""},
+		{Usagef("bad"), 2, "tool: bad\n"},
+	} {
+		b.Reset()
+		if code := Report(env, tc.err); code != tc.code || b.String() != tc.msg {
+			t.Errorf("Report(%v) = %d %q; want %d %q", tc.err, code, b.String(), tc.code, tc.msg)
+		}
+	}
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"1.5", "200ms", "2m", "-1", "NaN", "Inf", "1e9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := ParseDuration(s); err == nil && d < 0 {
+			t.Fatalf("ParseDuration(%q) = %v, negative", s, d)
+		}
+	})
+}

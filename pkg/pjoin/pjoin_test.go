@@ -1,0 +1,66 @@
+package pjoin
+
+import (
+	"io"
+	"syscall"
+	"testing"
+
+	"github.com/pkit-sh/pkit/pkg/procwait"
+)
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		c   CLI
+		bad bool
+	}{
+		{CLI{}, false},
+		{CLI{Any: true}, false},
+		{CLI{Any: true, Count: 2}, true},
+		{CLI{Count: -1}, true},
+		{CLI{Alive: true, Status: true}, true},
+		{CLI{Log: true, Terminate: true}, true},
+		{CLI{Terminate: true, Kill: true}, false},
+	} {
+		c := tc.c
+		if err := c.check(); (err != nil) != tc.bad {
+			t.Errorf("%+v: check() = %v", tc.c, err)
+		}
+	}
+	c := CLI{Any: true}
+	c.check()
+	if c.Count != 1 {
+		t.Errorf("--any: count %d, want 1", c.Count)
+	}
+}
+
+func TestCodeAndFailure(t *testing.T) {
+	for _, tc := range []struct {
+		t      target
+		code   string
+		status int
+	}{
+		{target{done: true, status: procwait.Status{Known: true}, state: "exited"}, "0", 0},
+		{target{done: true, status: procwait.Status{Known: true, Code: 3}, state: "exited"}, "3", 3},
+		{target{done: true, status: procwait.Status{Known: true, Signal: syscall.SIGTERM}, state: "killed"}, "-15", 143},
+		{target{done: true, status: procwait.Status{Known: true, Signal: syscall.SIGTERM}, state: "timeout"}, "-15", 124},
+		{target{done: true, state: "unknown"}, "?", 0},
+		{target{}, "-", 0},
+	} {
+		if got := tc.t.code(); got != tc.code {
+			t.Errorf("%+v: code() = %q, want %q", tc.t, got, tc.code)
+		}
+		if !tc.t.done {
+			continue
+		}
+		j := &joiner{cli: &CLI{}, out: io.Discard}
+		j.report(&tc.t)
+		if j.first != tc.status {
+			t.Errorf("%+v: status %d, want %d", tc.t, j.first, tc.status)
+		}
+	}
+	j := &joiner{cli: &CLI{Strict: true}, out: io.Discard}
+	j.report(&target{done: true, state: "unknown"})
+	if j.first != 1 {
+		t.Errorf("--strict with an unknown code: status %d, want 1", j.first)
+	}
+}

@@ -1,0 +1,9 @@
+package ppool
+
+import "syscall"
+
+// jobAttr puts each job in its own process group and has the kernel kill it
+// if ppool dies (the spawning thread is locked and outlives its children).
+func jobAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}

@@ -1,0 +1,324 @@
+package pqueue
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/queue"
+)
+
+// leaseIDs returns the IDs given, or read from stdin (one a line; a line
+// may be a whole "ID<TAB>ITEM" line of get --lease).
+func leaseIDs(args []string, env *cli.Env) ([]string, error) {
+	ids, err := cli.ArgsOrStdin(args, env.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, cli.Usagef("no lease IDs: give ID arguments or pipe them to stdin")
+	}
+	for i, id := range ids {
+		if tab := strings.IndexByte(id, '\t'); tab >= 0 {
+			ids[i] = id[:tab]
+		}
+	}
+	return ids, nil
+}
+
+// DoneCmd is `pqueue done`.
+type DoneCmd struct {
+	Name string   `arg:"" help:"Queue name."`
+	IDs  []string `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
+}
+
+// Run acknowledges the leases.
+func (c *DoneCmd) Run(g *Globals, env *cli.Env) error {
+	ids, err := leaseIDs(c.IDs, env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	b, q, err := g.openQueue(ctx, c.Name, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	defer q.Close()
+	return queueError(q.Done(ctx, ids...), 0)
+}
+
+// NackCmd is `pqueue nack`.
+type NackCmd struct {
+	Name  string       `arg:"" help:"Queue name."`
+	IDs   []string     `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
+	Delay cli.Duration `placeholder:"DUR" help:"Deliver the items again only after DUR."`
+}
+
+// Run gives the leased items back.
+func (c *NackCmd) Run(g *Globals, env *cli.Env) error {
+	ids, err := leaseIDs(c.IDs, env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	b, q, err := g.openQueue(ctx, c.Name, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	defer q.Close()
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, q.Nack(ctx, id, c.Delay.D()))
+	}
+	return queueError(errors.Join(errs...), 0)
+}
+
+// TouchCmd is `pqueue touch`.
+type TouchCmd struct {
+	Name  string       `arg:"" help:"Queue name."`
+	IDs   []string     `arg:"" optional:"" name:"id" help:"Lease IDs; none: read them from stdin."`
+	Lease cli.Duration `placeholder:"DUR" help:"New lease from now (default: the queue's lease)."`
+}
+
+// Run renews the leases.
+func (c *TouchCmd) Run(g *Globals, env *cli.Env) error {
+	ids, err := leaseIDs(c.IDs, env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	b, q, err := g.openQueue(ctx, c.Name, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	defer q.Close()
+	d := c.Lease.D()
+	if d == 0 {
+		d = q.Config().LeaseOrDefault()
+	}
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, q.Extend(ctx, id, d))
+	}
+	return queueError(errors.Join(errs...), 0)
+}
+
+// JoinCmd is `pqueue join`.
+type JoinCmd struct {
+	Name    string       `arg:"" help:"Queue name."`
+	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124)."`
+}
+
+// Run waits until every item put has been done. A queue that does not
+// exist yet has nothing to wait for.
+func (c *JoinCmd) Run(g *Globals, env *cli.Env) error {
+	ctx, cancel := withTimeout(c.Timeout)
+	defer cancel()
+	b, q, err := g.openQueue(ctx, c.Name, false)
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	defer q.Close()
+	return queueError(q.Join(ctx), c.Timeout)
+}
+
+// CreateCmd is `pqueue create`.
+type CreateCmd struct {
+	Name          string       `arg:"" help:"Queue name."`
+	MaxSize       int64        `name:"maxsize" placeholder:"N" help:"Bound the items not yet done to N: put then waits (default 0: unbounded)."`
+	Lease         cli.Duration `placeholder:"DUR" help:"Default lease for get --exec (default 30s)."`
+	MaxDeliveries int          `name:"max-deliveries" placeholder:"N" help:"After N deliveries without done, move an item to the dead-letter queue NAME.dead (default 0: retry forever)."`
+	Durable       bool         `xor:"durability" help:"fsync every put and acknowledgement: they survive an OS crash or power loss."`
+	Volatile      bool         `xor:"durability" help:"Do not fsync (the default): operations survive the crash of any process, not of the OS."`
+}
+
+// Run creates the queue; creating it again with the same settings is not
+// an error.
+func (c *CreateCmd) Run(g *Globals, env *cli.Env) error {
+	if err := cli.ValidName("queue", c.Name); err != nil {
+		return err
+	}
+	if c.MaxSize < 0 || c.MaxDeliveries < 0 {
+		return cli.Usagef("--maxsize and --max-deliveries must not be negative")
+	}
+	b, err := g.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	q, err := b.Create(context.Background(), c.Name, queue.Config{MaxSize: c.MaxSize, Lease: c.Lease.D(), MaxDeliveries: c.MaxDeliveries, Durable: c.Durable})
+	if err != nil {
+		return queueError(err, 0)
+	}
+	return q.Close()
+}
+
+// statsOf opens an existing queue and returns its counters.
+func statsOf(g *Globals, name string) (queue.Stats, error) {
+	ctx := context.Background()
+	b, q, err := g.openQueue(ctx, name, false)
+	if err != nil {
+		return queue.Stats{}, err
+	}
+	defer b.Close()
+	defer q.Close()
+	st, err := q.Stats(ctx)
+	return st, queueError(err, 0)
+}
+
+// statsJSON is the --json form of a queue's counters.
+type statsJSON struct {
+	Name string `json:"name"`
+	queue.Stats
+}
+
+// SizeCmd is `pqueue size`.
+type SizeCmd struct {
+	Name string `arg:"" help:"Queue name."`
+	JSON bool   `name:"json" help:"Print all counters as JSON: ready, leased, delivered, done, dead, maxsize, bytes."`
+}
+
+// Run prints the number of ready items.
+func (c *SizeCmd) Run(g *Globals, env *cli.Env) error {
+	st, err := statsOf(g, c.Name)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return json.NewEncoder(env.Stdout).Encode(statsJSON{c.Name, st})
+	}
+	_, err = fmt.Fprintln(env.Stdout, st.Ready)
+	return err
+}
+
+// EmptyCmd is `pqueue empty`.
+type EmptyCmd struct {
+	Name string `arg:"" help:"Queue name."`
+}
+
+// Run answers with the exit status, like test(1).
+func (c *EmptyCmd) Run(g *Globals, env *cli.Env) error {
+	st, err := statsOf(g, c.Name)
+	if err != nil {
+		return err
+	}
+	if st.Ready > 0 {
+		return cli.Exit(cli.ExitFail, nil)
+	}
+	return nil
+}
+
+// FullCmd is `pqueue full`.
+type FullCmd struct {
+	Name string `arg:"" help:"Queue name."`
+}
+
+// Run answers with the exit status, like test(1).
+func (c *FullCmd) Run(g *Globals, env *cli.Env) error {
+	st, err := statsOf(g, c.Name)
+	if err != nil {
+		return err
+	}
+	if st.MaxSize == 0 || st.Ready+st.Leased < st.MaxSize {
+		return cli.Exit(cli.ExitFail, nil)
+	}
+	return nil
+}
+
+// LsCmd is `pqueue ls`.
+type LsCmd struct {
+	Long bool `short:"l" name:"long" help:"Also print each queue's ready, leased, delivered and maxsize counts (tab-separated)."`
+	JSON bool `name:"json" help:"One JSON object per queue with all counters."`
+}
+
+// Run lists the queues.
+func (c *LsCmd) Run(g *Globals, env *cli.Env) error {
+	b, err := g.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	names, err := b.List(context.Background())
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(env.Stdout)
+	defer w.Flush()
+	for _, name := range names {
+		if !c.Long && !c.JSON {
+			fmt.Fprintln(w, name)
+			continue
+		}
+		st, err := statsOf(g, name)
+		if errors.Is(err, queue.ErrNotFound) { // removed meanwhile
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			b, _ := json.Marshal(statsJSON{name, st})
+			w.Write(append(b, '\n'))
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", name, st.Ready, st.Leased, st.Delivered, st.MaxSize)
+	}
+	return w.Flush()
+}
+
+// PurgeCmd is `pqueue purge`.
+type PurgeCmd struct {
+	Name string `arg:"" help:"Queue name."`
+}
+
+// Run drops the ready items and prints how many on stderr when it is a
+// terminal.
+func (c *PurgeCmd) Run(g *Globals, env *cli.Env) error {
+	ctx := context.Background()
+	b, q, err := g.openQueue(ctx, c.Name, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	defer q.Close()
+	_, err = q.Purge(ctx)
+	return queueError(err, 0)
+}
+
+// RmCmd is `pqueue rm`.
+type RmCmd struct {
+	Names []string `arg:"" name:"name" help:"Queue names."`
+	Force bool     `short:"f" name:"force" help:"A queue that does not exist is not an error."`
+}
+
+// Run removes the queues.
+func (c *RmCmd) Run(g *Globals, env *cli.Env) error {
+	b, err := g.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	var errs []error
+	for _, name := range c.Names {
+		if err := cli.ValidName("queue", name); err != nil {
+			return err
+		}
+		err := b.Remove(context.Background(), name)
+		if c.Force && errors.Is(err, queue.ErrNotFound) {
+			continue
+		}
+		errs = append(errs, err)
+	}
+	return queueError(errors.Join(errs...), 0)
+}

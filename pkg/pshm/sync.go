@@ -1,0 +1,431 @@
+package pshm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/shm"
+)
+
+type lockCmd struct {
+	Name    string       `arg:"" help:"Lock name; an existing object's own lock is used (as Python's Value.get_lock())."`
+	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding the lock (after --)."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
+	Acquire bool         `xor:"mode" help:"Take the lock for --owner and return, for scripts that hold it across commands."`
+	Release bool         `xor:"mode" help:"Release the lock held by --owner."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: pshm's parent, the calling shell). The lock is freed when it dies."`
+}
+
+// lockObject opens name, or creates a lock object of that name.
+func lockObject(name string) (*shm.Object, error) {
+	if err := cli.ValidName("object", name); err != nil {
+		return nil, err
+	}
+	obj, err := shm.Open(name)
+	if errors.Is(err, shm.ErrNotExist) {
+		obj, err = shm.OpenOrCreate(name, shm.Spec{Kind: shm.KindLock, Mode: 0o600})
+	}
+	return obj, fail(err)
+}
+
+func (c *lockCmd) Run(env *cli.Env) error {
+	argv := command(c.Cmd)
+	if (len(argv) > 0) == (c.Acquire || c.Release) {
+		return cli.Usagef("give a command after --, or --acquire or --release")
+	}
+	if c.Owner != 0 && !c.Acquire && !c.Release {
+		return cli.Usagef("--owner applies to --acquire and --release")
+	}
+	obj, err := lockObject(c.Name)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	m := obj.Lock()
+	if c.Release {
+		pid := c.Owner
+		if pid == 0 {
+			pid = os.Getppid()
+		}
+		if err := m.ReleaseBy(pid); err != nil {
+			return fmt.Errorf("release %s: %w", c.Name, err)
+		}
+		return nil
+	}
+	var me shm.Owner
+	if c.Acquire {
+		me, err = ownerOf(c.Owner)
+	} else {
+		me, err = shm.Self()
+	}
+	if err != nil {
+		return err
+	}
+	// Uncontended, take it at once: setting up the signal handling and
+	// timer of a wait costs more than the rest of the command.
+	ok, recovered := m.TryLock(me)
+	if !ok {
+		ctx, done := waitContext(c.Timeout)
+		recovered, err = m.Lock(ctx, me)
+		if err := done(err); err != nil {
+			return err
+		}
+	}
+	var extra []string
+	if recovered != nil {
+		fmt.Fprintf(env.Stderr, "pshm: lock %s: recovered from dead holder PID %d\n", c.Name, recovered.PID)
+		extra = append(extra, "PSHM_RECOVERED="+strconv.Itoa(recovered.PID))
+	}
+	if c.Acquire {
+		return nil
+	}
+	runErr := runCommand(env, argv, extra...)
+	if err := m.Unlock(me); err != nil {
+		fmt.Fprintf(env.Stderr, "pshm: lock %s: %v\n", c.Name, err)
+	}
+	return runErr
+}
+
+type semCmd struct {
+	Name    string       `arg:"" help:"Semaphore name."`
+	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding a slot (after --); with --posix: post, wait, trywait, value, create [VALUE] or unlink."`
+	Slots   int          `name:"slots" short:"n" placeholder:"N" help:"Number of slots, set when the semaphore is created on first use (default 1); must match an existing one."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
+	Acquire bool         `xor:"mode" help:"Take a slot for --owner and return."`
+	Release bool         `xor:"mode" help:"Release a slot held by --owner."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: pshm's parent). Its slot is freed when it dies."`
+	Posix   bool         `help:"Use the glibc named semaphore /dev/shm/sem.NAME (sem_open(\"/NAME\") in C, posix_ipc in Python)."`
+}
+
+func (c *semCmd) Run(env *cli.Env) error {
+	if err := cli.ValidName("semaphore", c.Name); err != nil {
+		return err
+	}
+	argv := command(c.Cmd)
+	if c.Posix {
+		return c.posix(env, argv)
+	}
+	if (len(argv) > 0) == (c.Acquire || c.Release) {
+		return cli.Usagef("give a command after --, or --acquire or --release")
+	}
+	if c.Slots < 0 {
+		return cli.Usagef("invalid -n %d", c.Slots)
+	}
+	obj, err := openSized(c.Name, shm.KindSem, c.Slots, 1)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if c.Release {
+		pid := c.Owner
+		if pid == 0 {
+			pid = os.Getppid()
+		}
+		return fail(obj.SemRelease(shm.Owner{PID: pid}, true))
+	}
+	var me shm.Owner
+	if c.Acquire {
+		me, err = ownerOf(c.Owner)
+	} else {
+		me, err = shm.Self()
+	}
+	if err != nil {
+		return err
+	}
+	ok, recovered := obj.SemTryAcquire(me)
+	if !ok {
+		ctx, done := waitContext(c.Timeout)
+		recovered, err = obj.SemAcquire(ctx, me)
+		if err := done(err); err != nil {
+			return err
+		}
+	}
+	var extra []string
+	if recovered != nil {
+		fmt.Fprintf(env.Stderr, "pshm: sem %s: recovered a slot from dead holder PID %d\n", c.Name, recovered.PID)
+		extra = append(extra, "PSHM_RECOVERED="+strconv.Itoa(recovered.PID))
+	}
+	if c.Acquire {
+		return nil
+	}
+	runErr := runCommand(env, argv, extra...)
+	if err := obj.SemRelease(me, false); err != nil {
+		fmt.Fprintf(env.Stderr, "pshm: sem %s: %v\n", c.Name, err)
+	}
+	return runErr
+}
+
+// posixTimeout takes -t/--timeout from after the action (kong passes
+// everything after NAME through): pshm sem --posix NAME wait -t 5.
+func (c *semCmd) posixTimeout(action string, args []string) (string, []string, error) {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		v, isFlag := "", false
+		switch {
+		case a == "-t" || a == "--timeout":
+			if i+1 == len(args) {
+				return "", nil, cli.Usagef("%s needs a duration", a)
+			}
+			v, isFlag = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--timeout="):
+			v, isFlag = strings.TrimPrefix(a, "--timeout="), true
+		}
+		if !isFlag {
+			rest = append(rest, a)
+			continue
+		}
+		d, err := cli.ParseDuration(v)
+		if err != nil {
+			return "", nil, cli.Usagef("--timeout: %v", err)
+		}
+		c.Timeout = cli.Duration(d)
+	}
+	return action, rest, nil
+}
+
+// posix runs an action on a glibc named semaphore.
+func (c *semCmd) posix(env *cli.Env, argv []string) error {
+	if runtime.GOOS != "linux" {
+		return cli.Usagef("--posix: glibc named semaphores exist only on Linux")
+	}
+	if c.Acquire || c.Release || c.Owner != 0 || c.Slots != 0 {
+		return cli.Usagef("--posix takes an action (post, wait, trywait, value, create, unlink), not -n, --acquire, --release or --owner")
+	}
+	if len(argv) == 0 {
+		return cli.Usagef("--posix needs an action: post, wait, trywait, value, create [VALUE] or unlink")
+	}
+	action, rest, err := c.posixTimeout(argv[0], argv[1:])
+	if err != nil {
+		return err
+	}
+	want := 0
+	if action == "create" {
+		want = 1
+	}
+	if len(rest) > want {
+		return cli.Usagef("too many arguments for %s: %q", action, rest)
+	}
+	switch action {
+	case "create":
+		v := uint64(0)
+		if len(rest) == 1 {
+			var err error
+			if v, err = strconv.ParseUint(rest[0], 10, 31); err != nil {
+				return cli.Usagef("invalid semaphore value %q", rest[0])
+			}
+		}
+		s, err := shm.CreatePosixSem(c.Name, uint32(v), 0o600)
+		if err != nil {
+			return fail(err)
+		}
+		return s.Close()
+	case "unlink":
+		return fail(shm.Remove(shm.PosixSemFile(c.Name)))
+	case "post", "wait", "trywait", "value":
+	default:
+		return cli.Usagef("unknown --posix action %q (want post, wait, trywait, value, create or unlink)", action)
+	}
+	s, err := shm.OpenPosixSem(c.Name)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.Close()
+	switch action {
+	case "post":
+		return s.Post()
+	case "trywait":
+		if !s.TryWait() {
+			return errNo
+		}
+		return nil
+	case "value":
+		v, _ := s.Value()
+		_, err := fmt.Fprintln(env.Stdout, v)
+		return err
+	}
+	ctx, done := waitContext(c.Timeout)
+	return done(s.Wait(ctx))
+}
+
+type eventCmd struct {
+	Name    string       `arg:"" help:"Event name (created, clear, on first use)."`
+	Action  string       `arg:"" enum:"set,clear,wait,is-set" help:"set, clear, wait (until set) or is-set (exit 0 if set, 1 if not)."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124); 0 waits forever."`
+}
+
+func (c *eventCmd) Run(env *cli.Env) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	obj, err := shm.OpenOrCreate(c.Name, shm.Spec{Kind: shm.KindEvent, Mode: 0o600})
+	if err != nil {
+		return fail(err)
+	}
+	defer obj.Close()
+	switch c.Action {
+	case "set":
+		return obj.EventSet()
+	case "clear":
+		return obj.EventClear()
+	case "is-set":
+		if set, _ := obj.EventIsSet(); !set {
+			return errNo
+		}
+		return nil
+	}
+	ctx, done := waitContext(c.Timeout)
+	return done(obj.EventWait(ctx))
+}
+
+type barrierCmd struct {
+	Name    string       `arg:"" help:"Barrier name."`
+	Parties int          `name:"parties" short:"n" placeholder:"N" help:"Number of processes to wait for (needed when the barrier is created on first use; must match an existing one)."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived."`
+}
+
+func (c *barrierCmd) Run(env *cli.Env) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	obj, err := openSized(c.Name, shm.KindBarrier, c.Parties, 0)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	ctx, done := waitContext(c.Timeout)
+	_, err = obj.BarrierWait(ctx)
+	return done(err)
+}
+
+type dictCmd struct {
+	Name   string   `arg:"" help:"Dict name (created with default sizes by the first set; see pshm create NAME dict)."`
+	Action string   `arg:"" enum:"set,get,del,keys,items,len" help:"set KEY VALUE, get KEY, del KEY, keys, items or len."`
+	Args   []string `arg:"" optional:"" help:"KEY [VALUE]."`
+	JSON   bool     `help:"get, keys, items: JSON Lines ({\"key\":…,\"value\":…})."`
+}
+
+func (c *dictCmd) Run(env *cli.Env) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	nargs := map[string]int{"set": 2, "get": 1, "del": 1}[c.Action]
+	if len(c.Args) != nargs {
+		return cli.Usagef("dict %s takes %d argument(s), got %d", c.Action, nargs, len(c.Args))
+	}
+	var obj *shm.Object
+	var err error
+	if c.Action == "set" {
+		obj, err = shm.Open(c.Name)
+		if errors.Is(err, shm.ErrNotExist) {
+			obj, err = shm.OpenOrCreate(c.Name, shm.Spec{Kind: shm.KindDict, Len: shm.DefaultDictLen, KeySize: shm.DefaultDictKeySize, ValSize: shm.DefaultDictValSize, Mode: 0o600})
+		}
+		err = fail(err)
+	} else {
+		obj, err = open(c.Name)
+	}
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if obj.Kind() != shm.KindDict {
+		return cli.Usagef("%s is a %s, not a dict", c.Name, obj.Kind())
+	}
+	line := func(k, v string, withValue bool) {
+		switch {
+		case c.JSON:
+			rec := map[string]string{"key": k}
+			if withValue {
+				rec["value"] = v
+			}
+			jsonLine(env.Stdout, rec)
+		case withValue && k != "":
+			fmt.Fprintf(env.Stdout, "%s\t%s\n", k, v)
+		case withValue:
+			fmt.Fprintln(env.Stdout, v)
+		default:
+			fmt.Fprintln(env.Stdout, k)
+		}
+	}
+	switch c.Action {
+	case "set":
+		if err := obj.CheckDictEntry(c.Args[0], c.Args[1]); err != nil {
+			return cli.Exit(cli.ExitUsage, err)
+		}
+		return fail(obj.DictSet(c.Args[0], c.Args[1]))
+	case "get":
+		v, err := obj.DictGet(c.Args[0])
+		if errors.Is(err, shm.ErrNoKey) {
+			return errNo
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if c.JSON {
+			line(c.Args[0], v, true)
+		} else {
+			line("", v, true)
+		}
+		return nil
+	case "del":
+		err := obj.DictDel(c.Args[0])
+		if errors.Is(err, shm.ErrNoKey) {
+			return errNo
+		}
+		return fail(err)
+	}
+	keys, vals, err := obj.DictItems()
+	if err != nil {
+		return fail(err)
+	}
+	switch c.Action {
+	case "len":
+		fmt.Fprintln(env.Stdout, len(keys))
+	case "keys":
+		for _, k := range keys {
+			line(k, "", false)
+		}
+	case "items":
+		for i, k := range keys {
+			if !c.JSON && strings.ContainsAny(k, "\t\n") {
+				return fmt.Errorf("key %q contains a tab or newline; use --json", k)
+			}
+			line(k, vals[i], true)
+		}
+	}
+	return nil
+}
+
+// openSized opens the semaphore or barrier name, creating it on first use
+// with n slots or parties (def when n is 0; 0 means n is required). An
+// existing object must be of that kind and, if n is given, that size.
+func openSized(name string, kind shm.Kind, n, def int) (*shm.Object, error) {
+	obj, err := shm.Open(name)
+	if errors.Is(err, shm.ErrNotExist) {
+		if n == 0 {
+			n = def
+		}
+		if n < 1 {
+			return nil, cli.Usagef("%s %s does not exist; give -n N to create it", kind, name)
+		}
+		obj, err = shm.OpenOrCreate(name, shm.Spec{Kind: kind, Len: n, Mode: 0o600})
+	}
+	if err != nil {
+		return nil, fail(err)
+	}
+	if k := obj.Kind(); k != kind {
+		obj.Close()
+		return nil, cli.Usagef("%s is a %s, not a %s", name, k, kind)
+	}
+	if have := obj.Len(); n != 0 && have != n {
+		obj.Close()
+		return nil, cli.Usagef("%s %s has n=%d, not %d", kind, name, have, n)
+	}
+	return obj, nil
+}

@@ -1,0 +1,290 @@
+package pshm
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/shm"
+)
+
+type createCmd struct {
+	Name    string   `arg:"" help:"Object name: letters, digits and ._@+- (the file /dev/shm/NAME)."`
+	Type    string   `arg:"" help:"Element type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bytes:N str:N, or a Python typecode (b h i l q B H I L Q f d c); or lock, sem, event, barrier, dict[:KEYSIZE:VALSIZE]."`
+	Len     int      `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
+	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array."`
+	Mode    string   `default:"0600" placeholder:"MODE" help:"Permission bits, octal."`
+	ExistOK bool     `name:"exist-ok" help:"Succeed if the object already exists with the same type and length (it is left unchanged)."`
+}
+
+// dictType matches dict, dict:KEYSIZE:VALSIZE.
+const dictType = `^dict(?::(\d+):(\d+))?$`
+
+// spec turns the command line into an object shape.
+func (c *createCmd) spec() (shm.Spec, error) {
+	mode, err := modeFlag(c.Mode)
+	if err != nil {
+		return shm.Spec{}, err
+	}
+	s := shm.Spec{Mode: mode, Len: c.Len}
+	if c.Len < 0 {
+		return s, cli.Usagef("invalid --len %d", c.Len)
+	}
+	orDefault := func(d int) int {
+		if s.Len == 0 {
+			return d
+		}
+		return s.Len
+	}
+	dictRE := regexp.MustCompile(dictType)
+	switch t := c.Type; {
+	case t == "lock":
+		s.Kind, s.Len = shm.KindLock, 0
+	case t == "event":
+		s.Kind, s.Len = shm.KindEvent, 0
+	case t == "sem":
+		s.Kind, s.Len = shm.KindSem, orDefault(1)
+	case t == "barrier":
+		if c.Len < 1 {
+			return s, cli.Usagef("a barrier needs --len N (its number of parties)")
+		}
+		s.Kind = shm.KindBarrier
+	case dictRE.MatchString(t):
+		s.Kind, s.Len, s.KeySize, s.ValSize = shm.KindDict, orDefault(shm.DefaultDictLen), shm.DefaultDictKeySize, shm.DefaultDictValSize
+		if m := dictRE.FindStringSubmatch(t); m[1] != "" {
+			fmt.Sscan(m[1], &s.KeySize)
+			fmt.Sscan(m[2], &s.ValSize)
+		}
+		if s.KeySize < 1 || s.KeySize > shm.MaxStrSize || s.ValSize > shm.MaxStrSize {
+			return s, cli.Usagef("invalid dict sizes in %q", t)
+		}
+	default:
+		et, err := shm.ParseType(t)
+		if err != nil {
+			return s, cli.Exit(cli.ExitUsage, err)
+		}
+		s.Kind, s.Type, s.Len = shm.KindValue, et, orDefault(1)
+	}
+	if len(c.Init) > 0 && s.Kind != shm.KindValue {
+		return s, cli.Usagef("--init applies to values and arrays, not to a %s", s.Kind)
+	}
+	if len(c.Init) > s.Len {
+		return s, cli.Usagef("%d --init values for %d element(s)", len(c.Init), s.Len)
+	}
+	return s, nil
+}
+
+func (c *createCmd) Run(env *cli.Env) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	spec, err := c.spec()
+	if err != nil {
+		return err
+	}
+	var init []shm.Value
+	for _, s := range c.Init {
+		v, err := shm.ParseValue(spec.Type, s)
+		if err != nil {
+			return cli.Usagef("--init: %v", err)
+		}
+		init = append(init, v)
+	}
+	if len(init) == 1 && spec.Len > 1 {
+		for len(init) < spec.Len {
+			init = append(init, init[0])
+		}
+	}
+	fill := func(o *shm.Object) error {
+		if len(init) == 0 {
+			return nil
+		}
+		return o.Set(0, init)
+	}
+	obj, created, err := shm.Create(c.Name, spec, c.ExistOK, fill)
+	if err != nil {
+		if errors.Is(err, shm.ErrExist) {
+			return cli.Exit(cli.ExitFail, err)
+		}
+		return fail(err)
+	}
+	defer obj.Close()
+	if !created && len(init) > 0 {
+		fmt.Fprintf(env.Stderr, "pshm: %s exists; --init ignored\n", c.Name)
+	}
+	return nil
+}
+
+type getCmd struct {
+	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end) or NAME[A:B]."`
+	JSON bool   `help:"One JSON object per element: name, index, value."`
+}
+
+func (c *getCmd) Run(env *cli.Env) error {
+	obj, r, err := openRef(c.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	var b strings.Builder
+	for i := r.start; i < r.end; i++ {
+		v, err := obj.Get(i)
+		if err != nil {
+			return fail(err)
+		}
+		if c.JSON {
+			jsonLine(&b, map[string]any{"name": r.name, "index": i, "value": v.JSON()})
+		} else {
+			b.WriteString(v.String())
+			b.WriteByte('\n')
+		}
+	}
+	_, err = fmt.Fprint(env.Stdout, b.String())
+	return err
+}
+
+type setCmd struct {
+	Ref    string   `arg:"" name:"name[i]" help:"NAME or NAME[I]: the first element to set."`
+	Values []string `arg:"" name:"value" help:"Values for consecutive elements."`
+}
+
+// parseValues parses every value before anything is written, so bad input
+// leaves the object unchanged.
+func parseValues(t shm.Type, ss []string) ([]shm.Value, error) {
+	vals := make([]shm.Value, len(ss))
+	for k, s := range ss {
+		v, err := shm.ParseValue(t, s)
+		if err != nil {
+			return nil, cli.Exit(cli.ExitUsage, err)
+		}
+		vals[k] = v
+	}
+	return vals, nil
+}
+
+func (c *setCmd) Run(env *cli.Env) error {
+	obj, r, err := openRef(c.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if r.isSlice {
+		return cli.Usagef("set takes NAME or NAME[I], not a slice")
+	}
+	vals, err := parseValues(obj.Type(), c.Values)
+	if err != nil {
+		return err
+	}
+	if err := obj.CheckSet(r.start, len(vals)); err != nil {
+		return cli.Exit(cli.ExitUsage, err)
+	}
+	return fail(obj.Set(r.start, vals))
+}
+
+type addCmd struct {
+	Ref   string `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Delta string `arg:"" help:"Amount to add (may be negative)."`
+	Quiet bool   `short:"q" help:"Do not print the new value."`
+}
+
+func (c *addCmd) Run(env *cli.Env) error {
+	obj, r, err := openRef(c.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if r.isSlice {
+		return cli.Usagef("add takes NAME or NAME[I], not a slice")
+	}
+	d, err := shm.ParseDelta(obj.Type(), c.Delta)
+	if err != nil {
+		return cli.Exit(cli.ExitUsage, err)
+	}
+	v, err := obj.Add(r.start, d)
+	if err != nil {
+		return fail(err)
+	}
+	if !c.Quiet {
+		_, err = fmt.Fprintln(env.Stdout, v.String())
+	}
+	return err
+}
+
+type casCmd struct {
+	Ref string `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Old string `arg:"" help:"Expected value."`
+	New string `arg:"" help:"Value to store if the element holds OLD."`
+}
+
+func (c *casCmd) Run(env *cli.Env) error {
+	obj, r, err := openRef(c.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if r.isSlice {
+		return cli.Usagef("cas takes NAME or NAME[I], not a slice")
+	}
+	vals, err := parseValues(obj.Type(), []string{c.Old, c.New})
+	if err != nil {
+		return err
+	}
+	ok, cur, err := obj.CAS(r.start, vals[0], vals[1])
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		fmt.Fprintln(env.Stdout, cur.String())
+		return errNo
+	}
+	return nil
+}
+
+type waitCmd struct {
+	Ref     string       `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Value   string       `arg:"" optional:"" help:"Value to compare with (or give it in --until)."`
+	Until   string       `required:"" placeholder:"OP" help:"Comparison: == != < <= > >= (or eq ne lt le gt ge), optionally followed by the value, e.g. '>= 10'."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); 0 waits forever."`
+}
+
+// condSyntax is an --until comparison: an operator, maybe with its value.
+const condSyntax = `^\s*(==|!=|<=|>=|=|<|>|eq|ne|lt|le|gt|ge)\s*(.*?)\s*$`
+
+func (c *waitCmd) Run(env *cli.Env) error {
+	obj, r, err := openRef(c.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if r.isSlice {
+		return cli.Usagef("wait takes NAME or NAME[I], not a slice")
+	}
+	m := regexp.MustCompile(condSyntax).FindStringSubmatch(c.Until)
+	if m == nil {
+		return cli.Usagef("invalid --until %q (want an operator: == != < <= > >=)", c.Until)
+	}
+	val := m[2]
+	switch {
+	case val != "" && c.Value != "":
+		return cli.Usagef("two values to compare with: %q and %q", val, c.Value)
+	case val == "":
+		val = c.Value
+	}
+	if val == "" {
+		return cli.Usagef("wait needs a value to compare with")
+	}
+	vals, err := parseValues(obj.Type(), []string{val})
+	if err != nil {
+		return err
+	}
+	cond := shm.Cond{Op: shm.CondOps[m[1]], Val: vals[0]}
+	ctx, done := waitContext(c.Timeout)
+	v, err := obj.Wait(ctx, r.start, cond)
+	if err := done(err); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(env.Stdout, v.String())
+	return err
+}

@@ -1,0 +1,48 @@
+package natsq_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/queue/natsq"
+	"github.com/pkit-sh/pkit/pkg/queue/queuetest"
+)
+
+// startServer runs a real embedded JetStream server for the test.
+func startServer(t *testing.T, cfg natsserver.Config) *natsserver.Server {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.StoreDir == "" {
+		cfg.StoreDir = t.TempDir()
+	}
+	srv, err := natsserver.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func TestConformance(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queue.Backend {
+		// Known gaps of the JetStream mapping, documented in pqueued(1):
+		// the lease is the consumer's AckWait (the queue's lease, not a
+		// per-get one), and an ack with a stale delivery's ID is accepted.
+		switch {
+		case strings.HasSuffix(t.Name(), "/LeaseExpiry"):
+			t.Skip("per-get leases: JetStream's AckWait is per consumer")
+		case strings.HasSuffix(t.Name(), "/Nack"):
+			t.Skip("JetStream accepts an ack from a stale delivery of the same item")
+		}
+		srv := startServer(t, natsserver.Config{})
+		b, err := natsq.Dial(srv.URL(), natsq.Auth{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
