@@ -30,7 +30,9 @@ var forkServers = []forkServer{
 		return []string{"ppool", "--listen", "127.0.0.1:" + strconv.Itoa(p), "-j", "40", "--", "cat"}
 	}},
 	{"socat TCP-LISTEN:...,fork EXEC:cat", "socat", func(p int) []string {
-		return []string{"socat", "TCP-LISTEN:" + strconv.Itoa(p) + ",bind=127.0.0.1,reuseaddr,fork,backlog=1024", "EXEC:cat"}
+		// -t 10: after the client's half-close socat waits only 0.5s
+		// (its default) for cat's answer, too short on a loaded machine.
+		return []string{"socat", "-t", "10", "TCP-LISTEN:" + strconv.Itoa(p) + ",bind=127.0.0.1,reuseaddr,fork,backlog=1024", "EXEC:cat"}
 	}},
 	{"tcpserver -c 40 ... cat", "tcpserver", func(p int) []string {
 		return []string{"tcpserver", "-R", "-H", "-l0", "-c", "40", "-b", "1024", "127.0.0.1", strconv.Itoa(p), "cat"}

@@ -269,7 +269,11 @@ func (j *joiner) byPID(ref string, pid int, start uint64) (*target, error) {
 }
 
 // open takes a pidfd on t and checks, after opening, that the PID still
-// belongs to the process that was looked up.
+// belongs to the process that was looked up. A process that has already
+// been reaped by then ended after the pidfd was taken (for the pidfd to be
+// another's, the PID would have had to be freed, and handed out again after
+// every other free PID, in between), so its pidfd is kept: the kernel keeps
+// its exit status there.
 func (j *joiner) open(t *target) error {
 	p, err := procwait.Open(t.pid)
 	if errors.Is(err, procwait.ErrGone) {
@@ -280,12 +284,12 @@ func (j *joiner) open(t *target) error {
 		return err
 	}
 	st, err := proc.ReadStat(t.pid)
-	if err != nil || st.StartTime != t.start {
-		p.Close()
-		j.gone(t)
+	if err != nil && p.Exited() || err == nil && st.StartTime == t.start {
+		t.proc = p
 		return nil
 	}
-	t.proc = p
+	p.Close()
+	j.gone(t)
 	return nil
 }
 

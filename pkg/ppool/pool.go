@@ -46,6 +46,8 @@ type Pool struct {
 	Progress   bool
 	Eta        bool
 
+	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
+
 	env       *cli.Env
 	stdout    *os.File
 	stderr    *os.File
@@ -58,6 +60,9 @@ type Pool struct {
 	stopCh    chan struct{}
 	stopOnce  sync.Once
 	interrupt atomic.Int32 // the signal that stopped us, if any
+	hungry    atomic.Bool  // runLoop waits with a free slot: wake it for a job
+	wakeMu    sync.Mutex   // guards wakeFD
+	wakeFD    int          // runLoop's eventfd, -1 when none
 
 	mu                             sync.Mutex  // guards everything below and all output
 	running                        map[int]int // pid -> pgid
@@ -76,9 +81,10 @@ type Pool struct {
 
 // job is one item's run.
 type job struct {
-	seq  int
-	item Item
-	argv []string
+	seq   int
+	item  Item
+	argv  []string
+	lease *qlease // its --queue item (queue.go)
 }
 
 // result is a finished job's record and, when held for -k, its output.
@@ -111,6 +117,7 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	p.paths = map[string]string{}
 	p.next = 1
 	p.started = time.Now()
+	p.wakeFD = -1
 	if p.Shell {
 		p.script, p.params = p.Template.ShellScript(p.Words)
 	}
@@ -161,7 +168,9 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 			p.work(slot, queue)
 		}()
 	}
-	if workers == 0 {
+	if p.runLoop(queue) {
+		// Every job ran on the event loop's thread.
+	} else if workers == 0 {
 		// -j 0: a worker per item, started as items arrive.
 		unbounded := make(chan *job)
 		go func() {
@@ -225,6 +234,9 @@ func (p *Pool) feed(items *Items, all []*job, queue chan<- *job) error {
 		}
 		select {
 		case queue <- j:
+			if p.hungry.Load() {
+				p.wake()
+			}
 			return true
 		case <-p.stopCh:
 			return false
@@ -253,7 +265,7 @@ func (p *Pool) feed(items *Items, all []*job, queue chan<- *job) error {
 		p.mu.Lock()
 		p.total = seq
 		p.mu.Unlock()
-		if !put(&job{seq: seq, item: it}) {
+		if !put(&job{seq: seq, item: it, lease: items.lease()}) {
 			return nil
 		}
 	}
@@ -348,6 +360,9 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 				break
 			}
 		}
+		if p.afterJob != nil {
+			p.afterJob(r, out, errOut)
+		}
 		p.finish(r, out, errOut)
 	}
 }
@@ -408,6 +423,26 @@ func (p *Pool) argv(j *job, slot int) []string {
 
 // runJob starts one job and waits for it.
 func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
+	rj, r := p.startJob(j, slot, out, errOut, nil)
+	if r != nil {
+		return r
+	}
+	return p.endJob(rj, wait4(rj.pid))
+}
+
+// runningJob is a started job, until endJob.
+type runningJob struct {
+	r          *result
+	slot       int
+	pid        int
+	timer      *time.Timer
+	closePipes func()
+}
+
+// startJob starts one job; with pidfd set it also returns a pidfd on it
+// there (-1 if the kernel gives none). A job that cannot start is
+// returned as its ended result.
+func (p *Pool) startJob(j *job, slot int, out, errOut *os.File, pidfd *int) (*runningJob, *result) {
 	j.argv = p.argv(j, slot)
 	r := &result{job: j, start: time.Now()}
 	stdout, stderr := out, errOut
@@ -421,7 +456,11 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 			if err != nil {
 				r.exit = cli.ExitFail
 				fmt.Fprintf(p.stderr, "%s: %v\n", p.env.Name, err)
-				return r
+				for _, w := range pipes {
+					w.Close()
+				}
+				lines.Wait()
+				return nil, r
 			}
 			pipes = append(pipes, wr)
 			lines.Add(1)
@@ -445,13 +484,13 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 		closePipes()
 		r.exit = code
 		r.runtime = time.Since(r.start)
-		return r
+		return nil, r
 	}
 	env := append(p.baseEnv[:len(p.baseEnv):len(p.baseEnv)], "PPOOL_SEQ="+strconv.Itoa(j.seq), "PPOOL_SLOT="+strconv.Itoa(slot))
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{devNull.Fd(), stdout.Fd(), stderr.Fd()},
-		Sys:   jobAttr(),
+		Sys:   jobAttr(pidfd),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %v\n", p.env.Name, j.argv[0], err)
@@ -461,7 +500,7 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 			r.exit = cli.ExitNotFound
 		}
 		r.runtime = time.Since(r.start)
-		return r
+		return nil, r
 	}
 	p.mu.Lock()
 	p.running[pid] = pid
@@ -469,9 +508,9 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 	if p.stopping.Load() && p.interrupt.Load() != 0 {
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
 	}
-	var timer *time.Timer
+	rj := &runningJob{r: r, slot: slot, pid: pid, closePipes: closePipes}
 	if p.Timeout > 0 {
-		timer = time.AfterFunc(p.Timeout, func() {
+		rj.timer = time.AfterFunc(p.Timeout, func() {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			_ = syscall.Kill(-pid, syscall.SIGCONT)
 			time.AfterFunc(p.Grace, func() {
@@ -483,15 +522,14 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 			})
 		})
 	}
-	var ws syscall.WaitStatus
-	for {
-		_, err = syscall.Wait4(pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if timer != nil {
-		timer.Stop()
+	return rj, nil
+}
+
+// endJob cleans up after a reaped job and returns its result.
+func (p *Pool) endJob(rj *runningJob, ws syscall.WaitStatus) *result {
+	r, pid := rj.r, rj.pid
+	if rj.timer != nil {
+		rj.timer.Stop()
 	}
 	// Reap the rest of the group's lingering members is the job's business;
 	// clean up what it left running so nothing outlives the pool.
@@ -499,7 +537,7 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 	p.mu.Lock()
 	delete(p.running, pid)
 	p.mu.Unlock()
-	closePipes()
+	rj.closePipes()
 	r.runtime = time.Since(r.start)
 	switch {
 	case ws.Exited():

@@ -42,6 +42,8 @@ type CLI struct {
 	NoProgress   bool         `name:"no-progress" help:"Never show progress."`
 	Eta          bool         `help:"Read all input first and show the estimated time left on stderr."`
 	Cmd          []string     `arg:"" optional:"" passthrough:"" help:"CMD [ARGS...] [::: ITEMS...] [:::: FILES...]"`
+	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
+	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
 }
 
 // Command describes ppool for cli.Run and the tests.
@@ -57,6 +59,9 @@ const shellSyntax = " \t\n|&;<>()$`\\\"'*?[]~"
 
 // Run builds the pool from the flags and runs it.
 func (c *CLI) Run(env *cli.Env) error {
+	if c.Server.listening() {
+		return c.serve(env)
+	}
 	args := c.Cmd
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -85,6 +90,16 @@ func (c *CLI) Run(env *cli.Env) error {
 		files = append(files, newReaderSource(f, sep))
 	}
 	sources = append(files, sources...)
+	qr, err := c.Queues.open(c, env, len(sources) > 0)
+	if err != nil {
+		return err
+	}
+	if qr != nil {
+		defer qr.close()
+		if qr.src != nil {
+			sources = []Source{qr.src}
+		}
+	}
 	if len(sources) == 0 {
 		sources = []Source{newReaderSource(env.Stdin, sep)}
 	}
@@ -149,6 +164,10 @@ func (c *CLI) Run(env *cli.Env) error {
 		JSON:       c.JSON,
 		Progress:   !c.NoProgress && (c.Progress || c.Eta || cli.IsTerminal(os.Stderr)),
 		Eta:        c.Eta,
+	}
+	if qr != nil {
+		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
+		return qr.end(p.Run(env, items))
 	}
 	return p.Run(env, items)
 }

@@ -15,8 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
-	"github.com/pkit-sh/pkit/pkg/queue/local"
-	"github.com/pkit-sh/pkit/pkg/queue/natsq"
+	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
 // CLI is pqueue's command line.
@@ -38,9 +37,11 @@ type CLI struct {
 	Rm     RmCmd     `cmd:"" help:"Remove queues and their items."`
 }
 
-// Globals are the flags every subcommand shares: where the queues live.
+// Globals are the flags every subcommand shares: where the queues live
+// (a local directory, or a NATS server with --url and its credentials;
+// ppool takes the same flags).
 type Globals struct {
-	Dir string `name:"dir" env:"PQUEUE_DIR" placeholder:"DIR" help:"Directory of the queues (default: the pkit runtime directory's queues/; use a persistent one such as /var/lib/NAME to survive reboots)."`
+	qconn.Flags
 }
 
 // AfterApply makes the global flags available to every subcommand's Run.
@@ -75,7 +76,7 @@ func fastPath(args []string) (int, bool) {
 			return 0, false
 		}
 	}
-	g := &Globals{Dir: os.Getenv("PQUEUE_DIR")}
+	g := &Globals{Flags: qconn.FromEnv()}
 	env := &cli.Env{Name: "pqueue", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	var err error
 	switch {
@@ -91,27 +92,10 @@ func fastPath(args []string) (int, bool) {
 	return cli.Report(env, err), true
 }
 
-// backend opens the queue store the flags select. This is the seam for
-// other backends (e.g. a --url nats://... flag selecting NATS JetStream):
-// every subcommand reaches storage only through the queue.Backend it
-// returns.
-func (g *Globals) backend() (queue.Backend, error) {
-	if url := os.Getenv("PQUEUE_URL"); url != "" {
-		// NATS JetStream (a pqueued server); credentials from the environment.
-		return natsq.Dial(url, natsq.AuthFromEnv())
-	}
-	dir := g.Dir
-	if dir == "" {
-		d, err := cli.RuntimeSubdir("queues")
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	} else if err := cli.SafeDir(dir); err != nil {
-		return nil, err
-	}
-	return local.New(dir, local.Options{}), nil
-}
+// backend opens the queue store the flags select: local files, or NATS
+// JetStream with --url. Every subcommand reaches storage only through the
+// queue.Backend it returns.
+func (g *Globals) backend() (queue.Backend, error) { return g.Flags.Backend() }
 
 // openQueue validates name and opens the queue, creating it with the
 // defaults when create is set.

@@ -10,8 +10,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,13 +64,16 @@ func crashQueue() *Queue {
 	return q.(*Queue)
 }
 
-// crashProducer puts batches forever and prints "ok NAME" for every item
-// of a batch after Put returned.
+// crashProducer prints "ready" once the queue is open, then puts batches
+// forever, printing "ok NAME" for every item of a batch after Put returned
+// and then "put NANOSECONDS", how long the Put took.
 func crashProducer() {
 	q := crashQueue()
 	seed := os.Getenv(seedEnv)
 	r := rand.New(rand.NewPCG(uint64(len(seed)), uint64(time.Now().UnixNano())))
 	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(w, "ready")
+	w.Flush()
 	for i := 0; ; {
 		n := 1 + r.IntN(40)
 		batch := make([][]byte, n)
@@ -77,23 +82,29 @@ func crashProducer() {
 			names[j] = seed + "-" + strconv.Itoa(i+j)
 			batch[j] = payload(names[j])
 		}
+		t0 := time.Now()
 		if _, err := q.Put(context.Background(), batch, false); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
+		took := time.Since(t0)
 		for _, name := range names {
 			fmt.Fprintln(w, "ok", name)
 		}
+		fmt.Fprintln(w, "put", took.Nanoseconds())
 		w.Flush()
 		i += n
 	}
 }
 
-// crashConsumer leases items (held by itself), printing "got NAME" and,
+// crashConsumer prints "ready" once the queue is open, then leases items
+// (held by itself), printing "got NAME" for each and then "leased" and,
 // after Done returned, "done NAME".
 func crashConsumer() {
 	q := crashQueue()
 	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(w, "ready")
+	w.Flush()
 	for {
 		items, err := q.Get(context.Background(), 5, queue.GetOptions{Lease: time.Hour, HolderPID: os.Getpid()})
 		if err != nil {
@@ -109,6 +120,7 @@ func crashConsumer() {
 			fmt.Fprintln(w, "got", name)
 			ids[i] = it.ID
 		}
+		fmt.Fprintln(w, "leased")
 		w.Flush()
 		if err := q.Done(context.Background(), ids...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -122,37 +134,152 @@ func crashConsumer() {
 	}
 }
 
-// killed is a child process in a role, to be killed with SIGKILL.
+// killed is a child process in a role, to be killed with SIGKILL. Its
+// output is read as it comes, so that the kill can wait for its progress.
 type killed struct {
-	cmd       *exec.Cmd
-	out, errb bytes.Buffer
+	role    string
+	cmd     *exec.Cmd
+	errb    bytes.Buffer
+	started time.Time
+	eof     chan struct{} // closed when its stdout is drained
+	changed chan struct{} // gets a token when a line arrives
+
+	mu    sync.Mutex
+	lines []string
+	ready time.Duration   // from start to "ready"; 0 before
+	steps int             // "put" lines of a producer, "leased" of a consumer
+	puts  []time.Duration // the producer's Put durations
 }
 
 func startRole(t *testing.T, dir, role, seed string) *killed {
-	k := &killed{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+	k := &killed{role: role, cmd: exec.Command(os.Args[0], "-test.run=^$"), eof: make(chan struct{}), changed: make(chan struct{}, 1)}
 	k.cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, seedEnv+"="+seed)
-	k.cmd.Stdout, k.cmd.Stderr = &k.out, &k.errb
+	k.cmd.Stderr = &k.errb
+	out, err := k.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.started = time.Now()
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		defer close(k.eof)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			l := sc.Text()
+			k.mu.Lock()
+			k.lines = append(k.lines, l)
+			switch f := strings.Fields(l); {
+			case l == "ready":
+				k.ready = time.Since(k.started)
+			case l == "leased":
+				k.steps++
+			case len(f) == 2 && f[0] == "put":
+				k.steps++
+				if ns, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					k.puts = append(k.puts, time.Duration(ns))
+				}
+			}
+			k.mu.Unlock()
+			select {
+			case k.changed <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	return k
 }
 
+// progress returns how far the child has got.
+func (k *killed) progress() (ready time.Duration, steps int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ready, k.steps
+}
+
+// waitSteps waits until the child is ready and has made steps steps (a
+// negative steps does not wait), or patience has passed; it reports
+// whether it got there.
+func (k *killed) waitSteps(steps int, patience time.Duration) bool {
+	if steps < 0 {
+		return true
+	}
+	limit := time.After(patience)
+	for {
+		if ready, n := k.progress(); ready > 0 && n >= steps {
+			return true
+		}
+		select {
+		case <-k.changed:
+		case <-k.eof:
+			ready, n := k.progress()
+			return ready > 0 && n >= steps
+		case <-limit:
+			return false
+		}
+	}
+}
+
 // kill kills the child and returns its output lines.
-func (k *killed) kill(t *testing.T) []string {
+func (k *killed) kill() ([]string, error) {
 	k.cmd.Process.Signal(syscall.SIGKILL)
+	<-k.eof
 	err := k.cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("%s exited by itself: %v: %s", k.cmd.Env[len(k.cmd.Env)-3], err, k.errb.String())
+		return nil, fmt.Errorf("%s exited by itself: %v: %s", k.role, err, k.errb.String())
 	}
-	return strings.Split(strings.TrimSpace(k.out.String()), "\n")
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lines, nil
+}
+
+// timings are what the test has measured of its children so far, so that
+// the kills land inside the operations however slow the machine is.
+type timings struct {
+	startup []time.Duration // from start to "ready"
+	put     []time.Duration // one Put
+}
+
+func median(ds []time.Duration, dflt time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return dflt
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// plan is when to kill one child: after it has made steps steps (-1: at
+// any time since its start, ready or not), plus delay.
+type plan struct {
+	steps int
+	delay time.Duration
+}
+
+// pick chooses a kill point: one trial in five at a random instant of the
+// start-up (opening or creating the queue), the others after 0–3 steps
+// (Puts, or leases taken) plus a random part of a Put's typical duration,
+// so that it lands before, inside or after the next Put, Get or Done.
+func (tm *timings) pick(r *rand.Rand) plan {
+	if r.IntN(5) == 0 {
+		return plan{steps: -1, delay: randDur(r, 2*median(tm.startup, 30*time.Millisecond))}
+	}
+	return plan{steps: r.IntN(4), delay: randDur(r, 2*median(tm.put, 2*time.Millisecond))}
+}
+
+func randDur(r *rand.Rand, d time.Duration) time.Duration {
+	return time.Duration(r.Int64N(int64(d) + 1))
 }
 
 // TestKill9 kills producers mid-put and consumers holding leases, 100
 // times each: every acknowledged put is delivered, nothing is torn, and an
 // item is delivered twice only if a killed consumer had it and had not
-// finished done.
+// finished done. The kills are timed by the children's own progress and
+// their measured speed, not by the clock alone, so that they hit the
+// operations however loaded the machine is.
 func TestKill9(t *testing.T) {
 	trials := 100
 	if testing.Short() {
@@ -165,6 +292,8 @@ func TestKill9(t *testing.T) {
 	delivered := map[string]int{}
 	lost := map[string]bool{} // got by a killed consumer, done not confirmed
 	torn := 0
+	var tm timings
+	midPut := 0 // producers killed with their next put under way or about to start
 	consume := func(lines []string) {
 		finished := map[string]bool{}
 		var got []string
@@ -186,26 +315,56 @@ func TestKill9(t *testing.T) {
 			}
 		}
 	}
-	// Each trial runs a producer and a consumer at once and kills each
-	// after its own random 2–30 ms: mid-put, mid-get, mid-done, or while
-	// the other waits for the lock.
+	// Each trial runs a producer and a consumer at once and kills each at
+	// its own point: mid-start, mid-put, mid-get, mid-done, or while the
+	// other waits for the lock.
 	for i := range trials {
 		p := startRole(t, dir, "producer", "p"+strconv.Itoa(i))
 		c := startRole(t, dir, "consumer", "")
-		first, second := p, c
-		if r.IntN(2) == 0 {
-			first, second = c, p
+		pp, cp := tm.pick(r), tm.pick(r)
+		var wg sync.WaitGroup
+		var perr, cerr error
+		var pout, cout []string
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			// A producer always progresses; a minute without is a hang.
+			if !p.waitSteps(pp.steps, time.Minute) {
+				perr = fmt.Errorf("producer: %d puts not done in a minute", pp.steps)
+			}
+			time.Sleep(pp.delay)
+			out, err := p.kill()
+			pout = out
+			if perr == nil {
+				perr = err
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			// A consumer may wait for items: then kill it waiting.
+			c.waitSteps(cp.steps, 2*time.Second)
+			time.Sleep(cp.delay)
+			cout, cerr = c.kill()
+		}()
+		wg.Wait()
+		if perr != nil || cerr != nil {
+			t.Fatal(errors.Join(perr, cerr))
 		}
-		time.Sleep(time.Duration(2+r.IntN(29)) * time.Millisecond)
-		outs := map[*killed][]string{first: first.kill(t)}
-		time.Sleep(time.Duration(r.IntN(10)) * time.Millisecond)
-		outs[second] = second.kill(t)
-		for _, l := range outs[p] {
+		for _, k := range []*killed{p, c} {
+			if ready, _ := k.progress(); ready > 0 {
+				tm.startup = append(tm.startup, ready)
+			}
+		}
+		tm.put = append(tm.put, p.puts...)
+		if _, n := p.progress(); pp.steps > 0 && n == pp.steps {
+			midPut++
+		}
+		for _, l := range pout {
 			if name, ok := strings.CutPrefix(l, "ok "); ok {
 				acked[name] = true
 			}
 		}
-		consume(outs[c])
+		consume(cout)
 	}
 	// Drain what is left: ready items and the killed consumers' leases,
 	// which come back at once because their holders are dead.
@@ -244,13 +403,16 @@ func TestKill9(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d trials: %d items acknowledged by killed producers, %d distinct delivered (%d to killed consumers), %d redelivered after a consumer died holding the lease, %d lost, %d torn",
-		trials, len(acked), len(delivered), consumed, dups, missing, torn)
+	t.Logf("%d trials: %d items acknowledged by killed producers, %d distinct delivered (%d to killed consumers), %d redelivered after a consumer died holding the lease, %d lost, %d torn; %d producers killed with a put under way or about to start (median put %v, start-up %v)",
+		trials, len(acked), len(delivered), consumed, dups, missing, torn, midPut, median(tm.put, 0), median(tm.startup, 0))
 	if missing > 0 || torn > 0 || unexplained > 0 {
 		t.Errorf("%d acknowledged items lost, %d torn, %d duplicates without a lost lease", missing, torn, unexplained)
 	}
 	if len(acked) == 0 {
 		t.Error("no producer ever completed a put: the kills came too early to test anything")
+	}
+	if dups == 0 && !testing.Short() {
+		t.Error("nothing was redelivered: no consumer was killed holding a lease")
 	}
 }
 

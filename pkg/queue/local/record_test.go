@@ -264,3 +264,85 @@ func TestLeaseTableShrinks(t *testing.T) {
 		t.Errorf("state file keeps %d bytes after every lease is done", fi.Size())
 	}
 }
+
+// A get killed after dropping a consumed segment from its header, but
+// before committing the header, must leave that segment in place: the
+// committed header still reads from it. A segment whose deletion a kill
+// after the commit prevented is deleted by the next segment drop.
+func TestGCInterrupted(t *testing.T) {
+	ctx := context.Background()
+	b := New(t.TempDir(), Options{SegmentSize: 256})
+	qi, err := b.Create(ctx, "q", queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := qi.(*Queue)
+	defer q.Close()
+	hdr := func() header {
+		var h header
+		if err := q.lock(&h); err != nil {
+			t.Fatal(err)
+		}
+		q.unlock()
+		return h
+	}
+	segExists := func(n uint64) bool {
+		_, err := os.Stat(filepath.Join(q.dir, segName(n)))
+		return err == nil
+	}
+	put := 0
+	for hdr().TailSeg < 2 {
+		if _, err := q.Put(ctx, [][]byte{bytes.Repeat([]byte{'a' + byte(put%26)}, 100)}, false); err != nil {
+			t.Fatal(err)
+		}
+		put++
+	}
+	// Consume segment 0 to its end; the head stays there.
+	st0, err := os.Stat(filepath.Join(q.dir, segName(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for h := hdr(); h.HeadSeg == 0 && h.HeadOff < uint64(st0.Size()); h = hdr() {
+		if _, err := q.Get(ctx, 1, queue.GetOptions{NoWait: true}); err != nil {
+			t.Fatal(err)
+		}
+		got++
+	}
+	// Half a get: it moves the head into segment 1 and drops segment 0,
+	// and is killed before its commit.
+	var h header
+	if err := q.lock(&h); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := q.readHead(&h, 1, h.TailSeg+1); err != nil || len(recs) != 1 || h.HeadSeg != 1 {
+		t.Fatalf("read head: %d records, head in segment %d, %v", len(recs), h.HeadSeg, err)
+	}
+	q.gcSegments(&h)
+	q.unlock()
+	if !segExists(0) {
+		t.Fatal("segment 0 deleted before the header that drops it was committed")
+	}
+	items, err := q.Get(ctx, 1000, queue.GetOptions{NoWait: true})
+	if err != nil || got+len(items) != put {
+		t.Fatalf("after the interrupted get: %d of %d items, %v", got+len(items), put, err)
+	}
+	if segExists(0) || segExists(1) {
+		t.Fatal("consumed segments not deleted")
+	}
+	// A segment left behind by a kill after the commit goes with the next.
+	if err := os.WriteFile(filepath.Join(q.dir, segName(0)), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for first := hdr().FirstSeg; hdr().FirstSeg == first; {
+		if _, err := q.Put(ctx, [][]byte{bytes.Repeat([]byte{'z'}, 100)}, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Get(ctx, 1, queue.GetOptions{NoWait: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if segExists(0) {
+		t.Fatal("segment left by an interrupted deletion not deleted")
+	}
+}

@@ -32,6 +32,9 @@ type Queue struct {
 	mu   sync.Mutex
 	segs map[uint64]*os.File
 	hbuf [slotsOffset]byte
+	// gced: this operation's header drops segments (gcSegments), whose
+	// files commit deletes once the header no longer refers to them.
+	gced bool
 }
 
 func segName(seg uint64) string { return fmt.Sprintf("%016x.seg", seg) }
@@ -159,6 +162,7 @@ func (q *Queue) lock(h *header) error {
 		q.mu.Unlock()
 		return fmt.Errorf("queue %q: closed", q.name)
 	}
+	q.gced = false
 	for {
 		err := unix.Flock(int(q.state.Fd()), unix.LOCK_EX)
 		if err == nil {
@@ -239,7 +243,33 @@ func (q *Queue) commit(h *header) error {
 			return fmt.Errorf("queue %q: sync state: %w", q.name, err)
 		}
 	}
+	if q.gced {
+		q.gced = false
+		q.removeSegments(h.FirstSeg)
+	}
 	return nil
+}
+
+// removeSegments deletes the files of the segments before first, which the
+// committed header no longer refers to: those gcSegments just dropped and
+// any that an operation killed between its commit and their deletion
+// left behind. Deleting them before the commit instead would leave a
+// header that still reads from a deleted segment if the operation were
+// killed in between.
+func (q *Queue) removeSegments(first uint64) {
+	ents, err := os.ReadDir(q.dir)
+	if err != nil {
+		return // the next segment dropped retries
+	}
+	for _, e := range ents {
+		hex, ok := strings.CutSuffix(e.Name(), ".seg")
+		if !ok || len(hex) != 16 {
+			continue
+		}
+		if n, err := strconv.ParseUint(hex, 16, 64); err == nil && n < first {
+			os.Remove(filepath.Join(q.dir, e.Name()))
+		}
+	}
 }
 
 // seg returns segment n, opened (and created when create is set).
@@ -267,7 +297,8 @@ func (q *Queue) seg(n uint64, create bool) (*os.File, error) {
 // spares a one-item put and get the creation and deletion of a file.
 const reclaimAt = 1 << 20
 
-// gcSegments deletes the segments before the head that no lease refers to.
+// gcSegments drops the segments before the head that no lease refers to
+// from h; commit deletes their files once h is written.
 // A drained queue whose tail segment has reclaimAt bytes and no lease
 // refers to starts a fresh segment, so the space of consumed items is
 // reclaimed.
@@ -284,7 +315,7 @@ func (q *Queue) gcSegments(h *header) {
 			f.Close()
 			delete(q.segs, h.FirstSeg)
 		}
-		os.Remove(filepath.Join(q.dir, segName(h.FirstSeg))) // already gone after an interrupted gc
+		q.gced = true
 		copy(h.Refs[:], h.Refs[1:])
 		h.Refs[refWindow-1] = 0
 		h.FirstSeg++

@@ -12,6 +12,7 @@ package natsq
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,33 @@ const (
 	// with DiscardNew (JSStreamStoreFailedF "maximum messages exceeded").
 	errMaxMsgs = 10077
 )
+
+// Errors of Dial that a retry will not fix: the server refused the
+// credentials, or TLS could not be set up (an untrusted server certificate,
+// a client certificate required or refused, unreadable PEM files).
+var (
+	ErrRefused = errors.New("credentials refused")
+	ErrTLS     = errors.New("TLS failed")
+)
+
+// dialError says what went wrong connecting to url, wrapping ErrRefused or
+// ErrTLS when the configuration is at fault.
+func dialError(url string, err error) error {
+	var alert tls.AlertError
+	var verify *tls.CertificateVerificationError
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
+		strings.Contains(msg, "authorization violation") || strings.Contains(msg, "authentication"):
+		return fmt.Errorf("%s: %w (check --token/$PQUEUE_TOKEN, --user/--password, --creds): %w", url, ErrRefused, err)
+	case errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) || errors.As(err, &alert) || errors.Is(err, nats.ErrSecureConnRequired) ||
+		errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) ||
+		strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "rootca") ||
+		strings.Contains(msg, "certificate"):
+		return fmt.Errorf("%s: %w (check --tls-ca, --tls-cert and --tls-key): %w", url, ErrTLS, err)
+	}
+	return fmt.Errorf("connect %s: %w", url, err)
+}
 
 // Auth holds a client's credentials.
 type Auth struct {
@@ -75,10 +103,7 @@ func Dial(url string, auth Auth) (*Backend, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		if errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization") {
-			return nil, fmt.Errorf("%s: credentials refused (check $PQUEUE_TOKEN, $PQUEUE_USER/$PQUEUE_PASSWORD, $PQUEUE_CREDS): %w", url, err)
-		}
-		return nil, fmt.Errorf("connect %s: %w", url, err)
+		return nil, dialError(url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

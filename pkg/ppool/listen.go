@@ -1,0 +1,143 @@
+package ppool
+
+import (
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/listen"
+)
+
+// ListenFlags are ppool's server mode (--listen, see pkg/listen): every
+// accepted connection is a job whose stdin and stdout are the connection.
+// It is embedded in CLI; -j, --shell, --timeout, --grace, --joblog,
+// --json and --progress apply to the server too.
+type ListenFlags struct {
+	Listen         string       `placeholder:"ADDR" group:"Server mode (--listen ADDR)" help:"Serve CMD once per connection on HOST:PORT, :PORT (loopback) or unix:PATH."`
+	MaxPerIP       int          `name:"max-per-ip" placeholder:"N" group:"Server mode (--listen ADDR)" help:"Close at once a connection beyond N from one IP."`
+	Idle           cli.Duration `placeholder:"DUR" group:"Server mode (--listen ADDR)" help:"End a connection that carries no data for DUR."`
+	StderrToClient bool         `name:"stderr-to-client" group:"Server mode (--listen ADDR)" help:"Send handlers' stderr to the client too."`
+	Ready          string       `type:"path" placeholder:"FILE" group:"Server mode (--listen ADDR)" help:"Write the bound address to FILE once listening."`
+	PrintAddr      bool         `name:"print-addr" group:"Server mode (--listen ADDR)" help:"Print the bound address on stdout once listening."`
+
+	given map[string]bool // flags named on the command line
+}
+
+// serverFlags are the flags only --listen reads; listenCompatible are
+// ppool's own flags that mean something to a server too. Every other
+// ppool flag (input sources, output modes, --halt, ...) is refused with
+// --listen.
+var (
+	serverFlags      = []string{"max-per-ip", "idle", "stderr-to-client", "ready", "print-addr"}
+	listenCompatible = map[string]bool{
+		"listen": true, "jobs": true, "shell": true, "timeout": true, "grace": true,
+		"joblog": true, "json": true, "progress": true, "no-progress": true,
+		"help": true, "version": true,
+	}
+)
+
+// AfterApply (a kong hook) notes which flags were given, so -j can keep
+// its pool default while a server defaults to listen.DefaultJobs, and
+// refuses flag combinations that mean nothing.
+func (l *ListenFlags) AfterApply(kctx *kong.Context) error {
+	l.given = map[string]bool{}
+	for _, tr := range kctx.Path {
+		if tr.Flag != nil {
+			l.given[tr.Flag.Name] = true
+		}
+	}
+	if !l.given["listen"] {
+		for _, name := range serverFlags {
+			if l.given[name] {
+				return cli.Usagef("--%s needs --listen", name)
+			}
+		}
+		return nil
+	}
+	var bad []string
+	for name := range l.given {
+		if !listenCompatible[name] && !contains(serverFlags, name) {
+			bad = append(bad, "--"+name)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return cli.Usagef("%s cannot be used with --listen", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// listening reports whether ppool runs as a server.
+func (l *ListenFlags) listening() bool { return l.given["listen"] || l.Listen != "" }
+
+// serve runs ppool as a server: CMD once per connection on --listen.
+func (c *CLI) serve(env *cli.Env) error {
+	opts, err := c.listenOptions(env.Name)
+	if err != nil {
+		return err
+	}
+	return listen.Run(opts, env.Stdout)
+}
+
+// listenOptions turns the flags into the server's options.
+func (c *CLI) listenOptions(name string) (listen.Options, error) {
+	l := &c.Server
+	args := c.Cmd
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	} else if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		return listen.Options{}, cli.Usagef("unknown flag %s", args[0])
+	}
+	for _, a := range args {
+		if a == ":::" || a == "::::" {
+			return listen.Options{}, cli.Usagef("%s cannot be used with --listen: the connections are the input", a)
+		}
+	}
+	if len(args) == 0 {
+		return listen.Options{}, cli.Usagef("no command given to run for each connection")
+	}
+	jobs := listen.DefaultJobs
+	if l.given["jobs"] {
+		n, err := parseJobs(c.Jobs)
+		if err != nil {
+			return listen.Options{}, err
+		}
+		if n == 0 {
+			return listen.Options{}, cli.Usagef("-j %s: a server needs a bound of at least 1", c.Jobs)
+		}
+		jobs = n
+	}
+	if l.MaxPerIP < 0 {
+		return listen.Options{}, cli.Usagef("--max-per-ip %d: want N >= 0", l.MaxPerIP)
+	}
+	return listen.Options{
+		Config: listen.Config{
+			Command:        args,
+			Shell:          c.Shell || (len(args) == 1 && strings.ContainsAny(args[0], shellSyntax)),
+			Jobs:           jobs,
+			MaxPerIP:       l.MaxPerIP,
+			Timeout:        c.Timeout.D(),
+			Idle:           l.Idle.D(),
+			Grace:          c.Grace.D(),
+			StderrToClient: l.StderrToClient,
+			Name:           name,
+		},
+		Addr:      l.Listen,
+		Ready:     l.Ready,
+		PrintAddr: l.PrintAddr,
+		Joblog:    c.Joblog,
+		JSON:      c.JSON,
+		Progress:  !c.NoProgress && (c.Progress || cli.IsTerminal(os.Stderr)),
+	}, nil
+}

@@ -1,0 +1,200 @@
+package qconn_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/queue/local"
+	"github.com/pkit-sh/pkit/pkg/queue/natsq"
+	"github.com/pkit-sh/pkit/pkg/queue/qconn"
+)
+
+func startServer(t *testing.T, cfg natsserver.Config) string {
+	t.Helper()
+	cfg.Listen, cfg.StoreDir = "127.0.0.1:0", t.TempDir()
+	srv, err := natsserver.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv.URL()
+}
+
+// exitCode is the status cli.Report would give err.
+func exitCode(err error) int {
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return cli.ExitFail
+}
+
+// roundTrip puts and takes one item through the backend f selects.
+func roundTrip(t *testing.T, f qconn.Flags) {
+	t.Helper()
+	b, err := f.Backend()
+	if err != nil {
+		t.Fatalf("Backend(%+v): %v", f, err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := b.Ensure(ctx, "q", queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Put(ctx, [][]byte{[]byte("x")}, false); err != nil {
+		t.Fatal(err)
+	}
+	items, err := q.Get(ctx, 1, queue.GetOptions{})
+	if err != nil || string(items[0].Data) != "x" {
+		t.Fatalf("Get = %v, %v", items, err)
+	}
+}
+
+func TestLocalByDefault(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "queues")
+	f := qconn.Flags{Dir: dir, Token: "ignored without --url"}
+	b, err := f.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb, ok := b.(*local.Backend); !ok || lb.Dir() != dir {
+		t.Fatalf("Backend() = %T, want the local directory %s", b, dir)
+	}
+	roundTrip(t, f)
+}
+
+func TestCredentials(t *testing.T) {
+	tokURL := startServer(t, natsserver.Config{Token: "right"})
+	userURL := startServer(t, natsserver.Config{User: "u", Password: "p"})
+	roundTrip(t, qconn.Flags{URL: tokURL, Token: "right"})
+	roundTrip(t, qconn.Flags{URL: userURL, User: "u", Password: "p"})
+	for _, tc := range []struct {
+		name string
+		f    qconn.Flags
+		want string
+	}{
+		{"wrong token", qconn.Flags{URL: tokURL, Token: "wrong"}, "credentials refused"},
+		{"no token", qconn.Flags{URL: tokURL}, "credentials refused"},
+		{"wrong password", qconn.Flags{URL: userURL, User: "u", Password: "x"}, "credentials refused"},
+		{"user without password", qconn.Flags{URL: userURL, User: "u"}, "--user needs --password"},
+		{"token and user", qconn.Flags{URL: userURL, User: "u", Password: "p", Token: "t"}, "use one of"},
+		{"missing creds file", qconn.Flags{URL: userURL, Creds: "/nonexistent.creds"}, "--creds"},
+		{"cert without key", qconn.Flags{URL: tokURL, Token: "right", TLSCert: "c.pem"}, "--tls-cert and --tls-key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.f.Backend()
+			if err == nil {
+				b.Close()
+				t.Fatal("Backend succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) || exitCode(err) != cli.ExitUsage {
+				t.Fatalf("Backend: %v (exit %d), want %q and exit 2", err, exitCode(err), tc.want)
+			}
+		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	f := qconn.Flags{URL: url}
+	b, err := f.Backend()
+	if err == nil {
+		b.Close()
+		t.Fatal("Backend succeeded with no server")
+	}
+	if exitCode(err) != cli.ExitFail || errors.Is(err, natsq.ErrRefused) {
+		t.Fatalf("Backend: %v (exit %d), want a plain failure (exit 1)", err, exitCode(err))
+	}
+}
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// cert makes a key pair signed by ca (self-signed when ca is nil).
+func cert(t *testing.T, tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if ca == nil {
+		ca, caKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+// TestTLSFlags: --tls-ca verifies the server, --tls-cert/--tls-key is the
+// client certificate a server with a CA requires; without them the error
+// says TLS and the status is 2.
+func TestTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	caDER, caKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pkit test CA"},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
+	ca, _ := x509.ParseCertificate(caDER)
+	srvDER, srvKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, caKey)
+	cliDER, cliKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "worker"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
+	srvKeyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	cliKeyDER, _ := x509.MarshalECPrivateKey(cliKey)
+	caFile := writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
+	url := startServer(t, natsserver.Config{
+		TLSCert: writePEM(t, dir, "srv.pem", "CERTIFICATE", srvDER),
+		TLSKey:  writePEM(t, dir, "srv-key.pem", "EC PRIVATE KEY", srvKeyDER),
+		TLSCA:   caFile, // clients need a certificate signed by the CA
+	})
+	cliCert := writePEM(t, dir, "cli.pem", "CERTIFICATE", cliDER)
+	cliKeyFile := writePEM(t, dir, "cli-key.pem", "EC PRIVATE KEY", cliKeyDER)
+
+	roundTrip(t, qconn.Flags{URL: url, TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile})
+	for name, f := range map[string]qconn.Flags{
+		"no CA":          {URL: url, TLSCert: cliCert, TLSKey: cliKeyFile},
+		"no client cert": {URL: url, TLSCA: caFile},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := f.Backend()
+			if err == nil {
+				b.Close()
+				t.Fatal("Backend succeeded")
+			}
+			if !errors.Is(err, natsq.ErrTLS) || exitCode(err) != cli.ExitUsage {
+				t.Fatalf("Backend: %v (exit %d), want %v and exit 2", err, exitCode(err), natsq.ErrTLS)
+			}
+		})
+	}
+}
