@@ -24,6 +24,7 @@ type Case struct {
 	Shell string
 	Needs []string // executables that must be on PATH, else the case is skipped
 	Base  bool     // ratios are relative to this case (default: the first one run)
+	Runs  int      // if > 0: at most this many timed runs and no warm-up (slow anchors)
 }
 
 // Row is one line of a custom measurement printed by Report.
@@ -48,6 +49,8 @@ func newBench(runs int) (*Bench, error) {
 	}
 	bin := filepath.Join(scratch, "bin")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+"/", "./cmd/...")
+	// Static binaries: no dynamic loader at each start.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(scratch)
@@ -98,7 +101,7 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	failed := make([]error, len(active))
 	for r := -1; r < runs; r++ {
 		for i, c := range active {
-			if failed[i] != nil {
+			if failed[i] != nil || c.Runs > 0 && (r < 0 || r >= c.Runs) {
 				continue
 			}
 			start := time.Now()
@@ -136,7 +139,11 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 			continue
 		}
 		med, min := Median(samples[i]), minOf(samples[i])
-		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%s\n", c.Name, med, min, med/Median(samples[base]), c.Shell)
+		name := c.Name
+		if c.Runs > 0 {
+			name += fmt.Sprintf(" (%d run)", len(samples[i]))
+		}
+		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]), c.Shell)
 	}
 	return w.Flush()
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,44 +37,130 @@ func benchPqueueNats(b *Bench) error {
 	ctx := context.Background()
 	item := []byte("0123456789abcdef")
 
-	var pkPut, pkGet, rawPut, rawGet []float64
+	bin := filepath.Join(b.TempDir(), "bin")
+	if err := buildStatic(bin, "./cmd/pqueue"); err != nil {
+		return err
+	}
+	if err := buildStatic(bin, "./bench/rawjspub"); err != nil {
+		return err
+	}
+	pqueue := filepath.Join(bin, "pqueue")
+
+	var pkPut, pkGet, cliPut, cliGet, rawPut, rawProcPut, rawGet, rawGetNoConfirm []float64
 	for run := 0; run < b.Runs; run++ {
 		put, get, err := streamPkit(ctx, srv.URL(), fmt.Sprintf("pk%d", run), item)
 		if err != nil {
 			return err
 		}
 		pkPut, pkGet = append(pkPut, put), append(pkGet, get)
-		put, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAW%d", run), item)
+		put, get, err = streamCLI(b, pqueue, srv.URL(), fmt.Sprintf("cli%d", run), item)
+		if err != nil {
+			return err
+		}
+		cliPut, cliGet = append(cliPut, put), append(cliGet, get)
+		if put, err = streamRawProcess(ctx, b, filepath.Join(bin, "rawjspub"), srv.URL(), fmt.Sprintf("RAWP%d", run), item); err != nil {
+			return err
+		}
+		rawProcPut = append(rawProcPut, put)
+		put, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAW%d", run), item, true)
 		if err != nil {
 			return err
 		}
 		rawPut, rawGet = append(rawPut, put), append(rawGet, get)
+		_, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWNC%d", run), item, false)
+		if err != nil {
+			return err
+		}
+		rawGetNoConfirm = append(rawGetNoConfirm, get)
 	}
 	ratio := func(a, b []float64) string { return fmt.Sprintf("%.0f%% of raw", 100*Median(a)/Median(b)) }
-	b.Report(fmt.Sprintf("pqueue over JetStream vs raw JetStream client (%d items of 16 B, one connection)", natsItems),
+	b.Report(fmt.Sprintf("pqueue over JetStream vs raw JetStream client (%d items of 16 B, one connection; acks confirmed unless noted)", natsItems),
 		Row{Name: "pqueue put (natsq)", Samples: pkPut, Unit: "items/s", Note: ratio(pkPut, rawPut)},
 		Row{Name: "raw js.Publish", Samples: rawPut, Unit: "items/s"},
+		Row{Name: "pqueue put < file (CLI, one process)", Samples: cliPut, Unit: "items/s", Note: ratio(cliPut, rawProcPut)},
+		Row{Name: "raw client process, js.Publish < file", Samples: rawProcPut, Unit: "items/s"},
 		Row{Name: "pqueue get+done (natsq, batches of 100)", Samples: pkGet, Unit: "items/s", Note: ratio(pkGet, rawGet)},
+		Row{Name: "pqueue get -n N --lease | pqueue done (CLI)", Samples: cliGet, Unit: "items/s", Note: ratio(cliGet, rawGet)},
 		Row{Name: "raw Fetch(100)+DoubleAck", Samples: rawGet, Unit: "items/s"},
+		Row{Name: "raw Fetch(100)+Ack, unconfirmed", Samples: rawGetNoConfirm, Unit: "items/s", Note: "no at-least-once guarantee"},
 	)
 
-	// Per-call latency of the pqueue binary against the server.
-	bin := filepath.Join(b.TempDir(), "bin")
-	if err := buildStatic(bin, "./cmd/pqueue"); err != nil {
+	// Per-call latency of one process per item: the pqueue binary, and the
+	// least a JetStream client process does (connect, publish, exit).
+	env := append(os.Environ(), "PQUEUE_URL="+srv.URL())
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
 		return err
 	}
-	var lat []float64
-	for i := 0; i < 50; i++ {
-		cmd := exec.Command(filepath.Join(bin, "pqueue"), "put", "calls", strconv.Itoa(i))
-		cmd.Env = append(os.Environ(), "PQUEUE_URL="+srv.URL())
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAWCALLS", Subjects: []string{"raw.calls"},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage}); err != nil {
+		return err
+	}
+	run := func(name string, args ...string) (float64, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = env
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("pqueue put: %v: %s", err, out)
+			return 0, fmt.Errorf("%s: %v: %s", filepath.Base(name), err, out)
 		}
-		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+		return float64(time.Since(start).Microseconds()) / 1000, nil
 	}
-	b.Report("pqueue put, one process per call (connect, put, exit)", Row{Name: "PQUEUE_URL=nats://... pqueue put", Samples: lat, Unit: "ms"})
+	if _, err := run(pqueue, "put", "calls", "warm-up"); err != nil { // creates the queue
+		return err
+	}
+	var lat, rawLat []float64
+	for i := 0; i < 50; i++ {
+		ms, err := run(pqueue, "put", "calls", strconv.Itoa(i))
+		if err != nil {
+			return err
+		}
+		lat = append(lat, ms)
+		if ms, err = run(filepath.Join(bin, "rawjspub"), srv.URL(), "raw.calls", strconv.Itoa(i)); err != nil {
+			return err
+		}
+		rawLat = append(rawLat, ms)
+	}
+	b.Report("put, one process per call (connect, put, exit; interleaved)",
+		Row{Name: "PQUEUE_URL=nats://... pqueue put", Samples: lat, Unit: "ms", Note: fmt.Sprintf("%.2fx raw", Median(lat)/Median(rawLat))},
+		Row{Name: "raw client process (connect, js.Publish)", Samples: rawLat, Unit: "ms"},
+	)
 	return nil
+}
+
+// streamCLI puts natsItems through one `pqueue put` process reading a file,
+// then takes and acknowledges them with `pqueue get -n N --lease | pqueue
+// done`, and returns both rates in items/s (process start included).
+func streamCLI(b *Bench, pqueue, url, name string, item []byte) (float64, float64, error) {
+	dir := b.TempDir()
+	in := filepath.Join(dir, "items")
+	if err := os.WriteFile(in, bytes.Repeat(append(slices.Clone(item), '\n'), natsItems), 0o644); err != nil {
+		return 0, 0, err
+	}
+	sh := func(script string) (float64, error) {
+		cmd := exec.Command("sh", "-c", script, "sh", pqueue, name, in, strconv.Itoa(natsItems))
+		cmd.Env = append(os.Environ(), "PQUEUE_URL="+url)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("%s: %v: %s", script, err, out)
+		}
+		return natsItems / time.Since(start).Seconds(), nil
+	}
+	put, err := sh(`"$1" put "$2" < "$3"`)
+	if err != nil {
+		return 0, 0, err
+	}
+	get, err := sh(`"$1" get -n "$4" --lease 1m "$2" | "$1" done "$2" && [ "$("$1" size "$2")" = 0 ]`)
+	if err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.Command(pqueue, "rm", name)
+	cmd.Env = append(os.Environ(), "PQUEUE_URL="+url)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("pqueue rm: %v: %s", err, out)
+	}
+	return put, get, nil
 }
 
 // streamPkit puts then gets and acknowledges natsItems through natsq and
@@ -114,8 +202,42 @@ func streamPkit(ctx context.Context, url, name string, item []byte) (float64, fl
 	return put, natsItems / time.Since(start).Seconds(), be.Remove(ctx, name)
 }
 
-// streamRaw does the same with the plain JetStream client.
-func streamRaw(ctx context.Context, url, name string, item []byte) (float64, float64, error) {
+// streamRawProcess puts natsItems with the raw client in a process of its
+// own reading a file, as streamCLI does with pqueue, and returns items/s.
+func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string, item []byte) (float64, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
+		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage}); err != nil {
+		return 0, err
+	}
+	in := filepath.Join(b.TempDir(), "items")
+	if err := os.WriteFile(in, bytes.Repeat(append(slices.Clone(item), '\n'), natsItems), 0o644); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	cmd := exec.Command(rawjspub, url, "raw."+name)
+	cmd.Stdin = f
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("rawjspub: %v: %s", err, out)
+	}
+	rate := natsItems / time.Since(start).Seconds()
+	return rate, js.DeleteStream(ctx, name)
+}
+
+// streamRaw does the same with the plain JetStream client, waiting for the
+// server's confirmation of each ack (DoubleAck) when confirm is set, else
+// sending plain acks and flushing once at the end.
+func streamRaw(ctx context.Context, url, name string, item []byte, confirm bool) (float64, float64, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		return 0, 0, err
@@ -145,11 +267,18 @@ func streamRaw(ctx context.Context, url, name string, item []byte) (float64, flo
 			return 0, 0, err
 		}
 		for m := range batch.Messages() {
-			if err := m.DoubleAck(ctx); err != nil {
+			ack := m.Ack
+			if confirm {
+				ack = func() error { return m.DoubleAck(ctx) }
+			}
+			if err := ack(); err != nil {
 				return 0, 0, err
 			}
 			got++
 		}
+	}
+	if err := nc.Flush(); err != nil {
+		return 0, 0, err
 	}
 	return put, natsItems / time.Since(start).Seconds(), js.DeleteStream(ctx, name)
 }

@@ -9,13 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runLoop runs the jobs from queue on one OS thread, as xargs does: start
+// runLoop runs the jobs from queue in one goroutine, as xargs does: start
 // jobs while slots are free, then sleep in epoll_wait on the jobs' pidfds
 // until one ends. The worker goroutines (work) instead each sleep in
 // wait4, and a thread blocked in a system call makes the Go scheduler hand
 // its P over and sysmon wake up every 20µs while jobs run, which costs
 // more than the spawn itself. Here the thread keeps its P through the
 // wait and the other P stays idle, so neither happens.
+//
+// The goroutine is not locked to its thread (a locked one would hand its
+// thread over at every preemption). The threads it forks jobs from are
+// their PDEATHSIG parents, and they live as long as ppool: the runtime
+// ends a thread only when a goroutine locked to it exits, and none does
+// while the loop runs (the workers, which do, are not used with it).
 //
 // It returns false, having done nothing, where it cannot run (--delay,
 // --load and --memfree are left to the workers, whose waits hold up only

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -170,7 +171,7 @@ func (b *Backend) Create(ctx context.Context, name string, cfg queue.Config) (qu
 	if err != nil {
 		return nil, fmt.Errorf("create queue %s: %w", name, err)
 	}
-	return b.attach(ctx, name, cfg, st)
+	return b.attach(ctx, name, cfg, st, true)
 }
 
 // Open implements queue.Backend.
@@ -189,7 +190,7 @@ func (b *Backend) Open(ctx context.Context, name string) (queue.Queue, error) {
 	if err := json.Unmarshal([]byte(st.CachedInfo().Config.Metadata[metaConfig]), &cfg); err != nil {
 		return nil, fmt.Errorf("queue %s: stream not made by pqueue: %w", name, queue.ErrCorrupt)
 	}
-	return b.attach(ctx, name, cfg, st)
+	return b.attach(ctx, name, cfg, st, false)
 }
 
 // Ensure implements queue.Backend.
@@ -201,18 +202,29 @@ func (b *Backend) Ensure(ctx context.Context, name string, cfg queue.Config) (qu
 	return q, err
 }
 
-func (b *Backend) attach(ctx context.Context, name string, cfg queue.Config, st jetstream.Stream) (*Queue, error) {
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+func consumerConfig(cfg queue.Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
 		Durable:       consumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.LeaseOrDefault(),
 		MaxAckPending: -1,
 		MaxDeliver:    -1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("queue %s: consumer: %w", name, err)
 	}
-	return &Queue{b: b, name: name, cfg: cfg, st: st, cons: cons, subj: subject(name)}, nil
+}
+
+// attach makes the Queue of an open stream. The consumer is looked up only
+// when needed (a put needs none), except for a new stream, which gets it
+// at once.
+func (b *Backend) attach(ctx context.Context, name string, cfg queue.Config, st jetstream.Stream, created bool) (*Queue, error) {
+	q := &Queue{b: b, name: name, cfg: cfg, st: st, subj: subject(name)}
+	if created {
+		cons, err := st.CreateOrUpdateConsumer(ctx, consumerConfig(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: consumer: %w", name, err)
+		}
+		q.cons = cons
+	}
+	return q, nil
 }
 
 // Remove implements queue.Backend.
@@ -255,8 +267,32 @@ type Queue struct {
 	name string
 	cfg  queue.Config
 	st   jetstream.Stream
-	cons jetstream.Consumer
 	subj string
+
+	mu   sync.Mutex
+	cons jetstream.Consumer // nil until consumer() looks it up
+}
+
+// consumer returns the queue's consumer, looking it up on first use (and
+// making it again if it is missing).
+func (q *Queue) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cons != nil {
+		return q.cons, nil
+	}
+	cons, err := q.st.Consumer(ctx, consumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = q.st.CreateOrUpdateConsumer(ctx, consumerConfig(q.cfg))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("queue %s: consumer: %w", q.name, err)
+	}
+	q.cons = cons
+	return cons, nil
 }
 
 // Name implements queue.Queue.
@@ -304,15 +340,19 @@ func (q *Queue) Get(ctx context.Context, max int, opt queue.GetOptions) ([]queue
 	if max < 1 {
 		max = 1
 	}
+	cons, err := q.consumer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		var batch jetstream.MessageBatch
 		var err error
 		if opt.NoWait {
-			batch, err = q.cons.FetchNoWait(max)
+			batch, err = cons.FetchNoWait(max)
 		} else {
 			// Fetch(max) would wait for max items; ask for what is ready,
 			// and only when nothing is, wait for a single item.
-			batch, err = q.cons.FetchNoWait(max)
+			batch, err = cons.FetchNoWait(max)
 			if err == nil {
 				var items []queue.Item
 				if items, err = q.deliverAll(ctx, batch, opt); err != nil || len(items) > 0 {
@@ -325,7 +365,7 @@ func (q *Queue) Get(ctx context.Context, max int, opt queue.GetOptions) ([]queue
 				if wait < time.Millisecond {
 					return nil, context.DeadlineExceeded
 				}
-				batch, err = q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
+				batch, err = cons.Fetch(1, jetstream.FetchMaxWait(wait))
 			}
 		}
 		if err != nil {
@@ -349,20 +389,35 @@ func (q *Queue) Get(ctx context.Context, max int, opt queue.GetOptions) ([]queue
 
 func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, opt queue.GetOptions) ([]queue.Item, error) {
 	var items []queue.Item
+	var acks []string // auto-acknowledged items' ack subjects, in items' order
 	for m := range batch.Messages() {
 		it, ok, err := q.deliver(ctx, m, opt)
 		if err != nil {
-			return items, err
+			// Nothing of the batch is handed out; what it leased comes
+			// back when the lease expires.
+			return nil, err
 		}
 		if ok {
 			items = append(items, it)
+			if it.ID == "" {
+				acks = append(acks, m.Reply())
+			}
+		}
+	}
+	if len(acks) > 0 {
+		// An auto-ack get returns items only once they are gone from the
+		// queue: the whole batch is acknowledged in one pipelined round
+		// trip and confirmed before any item is handed out.
+		n, err := q.b.confirmAll(ctx, acks, ackBody)
+		if err != nil {
+			return items[:n], fmt.Errorf("queue %s: get: %w", q.name, err)
 		}
 	}
 	return items, nil
 }
 
 // deliver turns a fetched message into an item: dead-letters it past
-// MaxDeliveries, acknowledges it at once for auto-ack gets.
+// MaxDeliveries; an auto-ack get's item is acknowledged by deliverAll.
 func (q *Queue) deliver(ctx context.Context, m jetstream.Msg, opt queue.GetOptions) (queue.Item, bool, error) {
 	md, err := m.Metadata()
 	if err != nil {
@@ -380,58 +435,279 @@ func (q *Queue) deliver(ctx context.Context, m jetstream.Msg, opt queue.GetOptio
 		return queue.Item{}, false, m.DoubleAck(ctx)
 	}
 	it := queue.Item{Data: m.Data(), Deliveries: n}
-	if opt.Lease == 0 {
-		return it, true, m.DoubleAck(ctx)
+	if opt.Lease != 0 {
+		it.ID = m.Reply()
 	}
-	it.ID = m.Reply()
 	return it, true, nil
 }
 
-// ack sends a lease operation for id and waits for the server's answer.
-func (q *Queue) ack(ctx context.Context, id, body string) error {
-	if !strings.HasPrefix(id, "$JS.ACK.") {
-		return fmt.Errorf("queue %s: lease %q: %w", q.name, id, queue.ErrUnknownLease)
+// Lease operations: the bodies JetStream understands on an ack subject.
+var (
+	ackBody      = []byte("+ACK")
+	progressBody = []byte("+WPI")
+)
+
+// ackWindow bounds the lease operations in flight at once: each window is
+// published back to back and then waits for all its confirmations.
+const ackWindow = 4096
+
+// confirmWait bounds the wait for a window's confirmations when the
+// caller's context has no deadline (a server that lost them while
+// reconnecting must not hang pqueue done for ever).
+const confirmWait = 30 * time.Second
+
+// errUnconfirmed reports lease operations the server did not confirm in
+// time: they may or may not have taken effect.
+var errUnconfirmed = errors.New("not confirmed by the server")
+
+// confirmAll sends body to every subject as a request and waits until the
+// server has answered each one. The requests are pipelined: one reply
+// subscription per window of ackWindow, every request written without
+// waiting, then the answers collected, so a batch costs one round trip
+// instead of one per item. It returns how many leading subjects are
+// confirmed; an error means the rest may or may not have been applied.
+func (b *Backend) confirmAll(ctx context.Context, subjects []string, body []byte) (int, error) {
+	replies, err := b.requestAll(ctx, subjects, body)
+	n := 0
+	for n < len(replies) && replies[n] != nil {
+		if noResponders(replies[n]) {
+			return n, fmt.Errorf("%s: %w", subjects[n], nats.ErrNoResponders)
+		}
+		n++
 	}
-	if !q.held(ctx, id) {
-		return fmt.Errorf("queue %s: lease %s: %w", q.name, id, queue.ErrUnknownLease)
+	return n, err
+}
+
+// requestAll sends body to each subject with its own reply subject and
+// returns the replies in order (nil for those that did not come, with an
+// error saying why).
+func (b *Backend) requestAll(ctx context.Context, subjects []string, body []byte) ([]*nats.Msg, error) {
+	replies := make([]*nats.Msg, len(subjects))
+	for lo := 0; lo < len(subjects); lo += ackWindow {
+		hi := min(lo+ackWindow, len(subjects))
+		if err := b.requestWindow(ctx, subjects[lo:hi], body, replies[lo:hi]); err != nil {
+			return replies, err
+		}
 	}
-	if _, err := q.b.nc.RequestWithContext(ctx, id, []byte(body)); err != nil {
-		return fmt.Errorf("queue %s: %w", q.name, err)
+	return replies, nil
+}
+
+func (b *Backend) requestWindow(ctx context.Context, subjects []string, body []byte, replies []*nats.Msg) error {
+	inbox := b.nc.NewInbox()
+	// Room for every answer: a channel subscription drops what does not fit.
+	ch := make(chan *nats.Msg, len(subjects))
+	sub, err := b.nc.ChanSubscribe(inbox+".*", ch)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	for i, subj := range subjects {
+		// The subscription was sent first on this connection, so the
+		// server knows it before any reply is due.
+		if err := b.nc.PublishMsg(&nats.Msg{Subject: subj, Reply: inbox + "." + strconv.Itoa(i), Data: body}); err != nil {
+			return err
+		}
+	}
+	var expire <-chan time.Time
+	if _, ok := ctx.Deadline(); !ok {
+		t := time.NewTimer(confirmWait)
+		defer t.Stop()
+		expire = t.C
+	}
+	for got := 0; got < len(subjects); {
+		select {
+		case m := <-ch:
+			i, err := strconv.Atoi(m.Subject[len(inbox)+1:])
+			if err != nil || i < 0 || i >= len(replies) || replies[i] != nil {
+				continue
+			}
+			replies[i] = m
+			got++
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-expire:
+			return fmt.Errorf("%d of %d lease operations %w within %s", len(subjects)-got, len(subjects), errUnconfirmed, confirmWait)
+		}
 	}
 	return nil
 }
 
-// held reports whether the item behind lease id is still in the stream
-// (done items are gone from a work queue).
-func (q *Queue) held(ctx context.Context, id string) bool {
-	seq, ok := streamSeq(id)
-	if !ok {
-		return false
-	}
-	_, err := q.st.GetMsg(ctx, seq)
-	return err == nil
+// noResponders reports a request that nobody answered (the server's 503
+// status): the consumer is gone.
+func noResponders(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
 }
 
-// streamSeq parses the stream sequence from an ack subject:
-// $JS.ACK[.<domain>.<hash>].<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>.
-func streamSeq(id string) (uint64, bool) {
+// lease is a parsed lease ID: the ack subject of one delivery.
+type lease struct {
+	id     string
+	stream string
+	cons   string
+	seq    uint64 // stream sequence of the item
+}
+
+// parseLease parses an ack subject:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> or,
+// from newer servers, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.
+// <delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>].
+func parseLease(id string) (lease, bool) {
 	tok := strings.Split(id, ".")
-	if len(tok) < 9 {
-		return 0, false
+	if len(tok) < 9 || tok[0] != "$JS" || tok[1] != "ACK" || len(tok) == 10 {
+		return lease{}, false
 	}
-	seq, err := strconv.ParseUint(tok[len(tok)-4], 10, 64)
-	return seq, err == nil
+	off := 2
+	if len(tok) > 9 {
+		off = 4
+	}
+	seq, err := strconv.ParseUint(tok[off+3], 10, 64)
+	if err != nil || seq == 0 {
+		return lease{}, false
+	}
+	return lease{id: id, stream: tok[off], cons: tok[off+1], seq: seq}, true
 }
 
-// Done implements queue.Queue.
-func (q *Queue) Done(ctx context.Context, ids ...string) error {
-	var errs []error
-	for _, id := range ids {
-		if err := q.ack(ctx, id, "+ACK"); err != nil {
-			errs = append(errs, err)
+// infos returns the stream's and the consumer's state, asked for
+// concurrently (one round trip).
+func (q *Queue) infos(ctx context.Context) (*jetstream.StreamInfo, *jetstream.ConsumerInfo, error) {
+	cons, err := q.consumer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ci *jetstream.ConsumerInfo
+	var cerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { ci, cerr = cons.Info(ctx) })
+	si, err := q.st.Info(ctx)
+	wg.Wait()
+	return si, ci, errors.Join(err, cerr)
+}
+
+// maxDeletedDetails bounds the interior deletions held() asks the server
+// to list; past it, the items are looked up one by one.
+var maxDeletedDetails = 16384
+
+// held reports which of the leases (parsed, of this queue's consumer) are
+// still held: the item was delivered by the consumer and is still in the
+// work-queue stream (a done item is gone from it). One stream info and one
+// consumer info answer for the whole batch; only when the stream has
+// holes (items done out of order) does it need their list, and only when
+// that list is very long does it look items up one by one, pipelined.
+func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
+	si, ci, err := q.infos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := make([]bool, len(ls))
+	var unsure []int // in the stream's range, which has holes
+	for i, l := range ls {
+		// A sequence the consumer has not delivered yet cannot be leased
+		// (and the server would not even answer an ack for it).
+		ok[i] = l.seq >= si.State.FirstSeq && l.seq <= si.State.LastSeq && l.seq <= ci.Delivered.Stream
+		if ok[i] && si.State.NumDeleted > 0 {
+			unsure = append(unsure, i)
 		}
 	}
+	if len(unsure) == 0 {
+		return ok, nil
+	}
+	if si.State.NumDeleted <= maxDeletedDetails {
+		si, err := q.st.Info(ctx, jetstream.WithDeletedDetails(true))
+		if err != nil {
+			return nil, err
+		}
+		deleted := si.State.Deleted
+		slices.Sort(deleted)
+		for _, i := range unsure {
+			_, gone := slices.BinarySearch(deleted, ls[i].seq)
+			ok[i] = !gone && ls[i].seq >= si.State.FirstSeq
+		}
+		return ok, nil
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, 64)
+	for _, i := range unsure {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := q.st.GetMsg(ctx, ls[i].seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				ok[i] = false
+			} else if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ok, errors.Join(errs...)
+}
+
+// leaseOp applies a lease operation (ack, nak, progress) to every id and
+// waits for the server to confirm them. IDs that are not leases of this
+// queue, or whose item is no longer leased, fail with ErrUnknownLease; the
+// others are applied. The check is one look at the queue's state for the
+// whole batch and the operations are pipelined (see confirmAll), so a batch
+// costs a few round trips however many IDs it holds.
+func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
+	var unknown []string
+	var ls []lease
+	seen := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		l, ok := parseLease(id)
+		if !ok || l.stream != streamName(q.name) || l.cons != consumer || seen[l.seq] {
+			// The same item twice in one call: like two calls in a row,
+			// the second finds the lease no longer held.
+			unknown = append(unknown, id)
+			continue
+		}
+		seen[l.seq] = true
+		ls = append(ls, l)
+	}
+	var subjects []string
+	if len(ls) > 0 {
+		ok, err := q.held(ctx, ls)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("queue %s: %w", q.name, err)
+		}
+		for i, l := range ls {
+			if ok[i] {
+				subjects = append(subjects, l.id)
+			} else {
+				unknown = append(unknown, l.id)
+			}
+		}
+	}
+	var errs []error
+	if len(subjects) > 0 {
+		if n, err := q.b.confirmAll(ctx, subjects, body); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("queue %s: %d of %d lease operations not confirmed: %w", q.name, len(subjects)-n, len(subjects), err))
+			} else {
+				errs = append(errs, fmt.Errorf("queue %s: %w", q.name, err))
+			}
+		}
+	}
+	switch len(unknown) {
+	case 0:
+	case 1:
+		errs = append(errs, fmt.Errorf("queue %s: lease %s: %w", q.name, unknown[0], queue.ErrUnknownLease))
+	default:
+		errs = append(errs, fmt.Errorf("queue %s: %d leases (first %s): %w", q.name, len(unknown), unknown[0], queue.ErrUnknownLease))
+	}
 	return errors.Join(errs...)
+}
+
+// Done implements queue.Queue: one batch check, one pipelined batch of
+// acknowledgements, and it returns only once the server has confirmed
+// every one (an item reported done is gone for good).
+func (q *Queue) Done(ctx context.Context, ids ...string) error {
+	return q.leaseOp(ctx, ids, ackBody)
 }
 
 // Nack implements queue.Queue.
@@ -440,22 +716,18 @@ func (q *Queue) Nack(ctx context.Context, id string, delay time.Duration) error 
 	if delay > 0 {
 		body = fmt.Sprintf(`-NAK {"delay": %d}`, delay.Nanoseconds())
 	}
-	return q.ack(ctx, id, body)
+	return q.leaseOp(ctx, []string{id}, []byte(body))
 }
 
 // Extend implements queue.Queue. JetStream renews a lease by the
 // consumer's AckWait (the queue's lease), whatever d is.
 func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
-	return q.ack(ctx, id, "+WPI")
+	return q.leaseOp(ctx, []string{id}, progressBody)
 }
 
 // Stats implements queue.Queue.
 func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
-	si, err := q.st.Info(ctx)
-	if err != nil {
-		return queue.Stats{}, fmt.Errorf("queue %s: %w", q.name, err)
-	}
-	ci, err := q.cons.Info(ctx)
+	si, ci, err := q.infos(ctx)
 	if err != nil {
 		return queue.Stats{}, fmt.Errorf("queue %s: %w", q.name, err)
 	}
@@ -497,24 +769,29 @@ func (q *Queue) Join(ctx context.Context) error {
 }
 
 // Purge implements queue.Queue: it drains the ready items (leased ones are
-// not delivered, so they stay).
+// not delivered, so they stay), acknowledging each fetched batch at once.
 func (q *Queue) Purge(ctx context.Context) (int64, error) {
+	cons, err := q.consumer(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
 	for {
-		batch, err := q.cons.FetchNoWait(256)
+		batch, err := cons.FetchNoWait(256)
 		if err != nil {
 			return n, fmt.Errorf("queue %s: purge: %w", q.name, err)
 		}
-		got := 0
+		var acks []string
 		for m := range batch.Messages() {
-			got++
-			if err := m.DoubleAck(ctx); err != nil {
-				return n, fmt.Errorf("queue %s: purge: %w", q.name, err)
-			}
-			n++
+			acks = append(acks, m.Reply())
 		}
-		if got == 0 {
+		if len(acks) == 0 {
 			return n, nil
+		}
+		done, err := q.b.confirmAll(ctx, acks, ackBody)
+		n += int64(done)
+		if err != nil {
+			return n, fmt.Errorf("queue %s: purge: %w", q.name, err)
 		}
 	}
 }
