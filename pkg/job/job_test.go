@@ -146,3 +146,30 @@ func FuzzRecordJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestReadNow: the raw read gives what Read gives, also for a record longer
+// than its first buffer, and ErrNoJob for none.
+func TestReadNow(t *testing.T) {
+	s := testStore(t)
+	long := make([]string, 300)
+	for i := range long {
+		long[i] = "argument"
+	}
+	r := &Record{ID: "j7", PID: 70, State: Running, Cmd: long}
+	if err := s.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadNow("j7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Read("j7")
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(want)
+	if string(a) != string(b) || len(got.Cmd) != 300 {
+		t.Errorf("ReadNow = %s\nRead = %s", a, b)
+	}
+	if _, err := s.ReadNow("j8"); !errors.Is(err, ErrNoJob) {
+		t.Errorf("ReadNow(missing) = %v, want ErrNoJob", err)
+	}
+}

@@ -177,7 +177,8 @@ type joiner struct {
 	boot  string
 	out   io.Writer
 	errw  io.Writer
-	first int // exit status of the first failure, 0 if none yet
+	first int    // exit status of the first failure, 0 if none yet
+	line  []byte // print's buffer
 }
 
 // fail notes a failure's exit status if it is the first.
@@ -283,7 +284,7 @@ func (j *joiner) open(t *target) error {
 	if err != nil {
 		return err
 	}
-	st, err := proc.ReadStat(t.pid)
+	st, err := p.ReadStat() // keeps /proc/PID/stat open, for the exit status of a zombie
 	if err != nil && p.Exited() || err == nil && st.StartTime == t.start {
 		t.proc = p
 		return nil
@@ -325,7 +326,7 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 func (j *joiner) refresh(t *target, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for {
-		if rec, err := j.store.Read(t.rec.ID); err == nil {
+		if rec, err := j.store.ReadNow(t.rec.ID); err == nil {
 			t.rec = rec
 			if rec.Final() {
 				j.finish(t, rec)
@@ -409,6 +410,11 @@ func (j *joiner) join(targets []*target) error {
 	var deadline time.Time
 	if j.cli.Timeout > 0 {
 		deadline = time.Now().Add(j.cli.Timeout.D())
+	}
+	if done < want && len(pending) > 0 {
+		// Whoever waits for pjoin should learn of its end as soon as the
+		// answer is printed, not after the kernel has unmapped its memory.
+		procwait.DeferTeardown("pjoin-keeper")
 	}
 	for done < want && len(pending) > 0 {
 		if !deadline.IsZero() {
@@ -531,12 +537,23 @@ func (t *target) runtime() (time.Duration, bool) {
 func (j *joiner) print(t *target) {
 	if j.cli.JSON {
 		b, _ := json.Marshal(j.result(t))
-		fmt.Fprintf(j.out, "%s\n", b)
+		writeOut(j.out, append(b, '\n'))
 		return
 	}
-	code := t.code()
-	if !t.done {
-		code = job.Running
+	j.line = t.appendLine(j.line[:0])
+	writeOut(j.out, j.line)
+}
+
+// appendLine appends t's plain line, PID NAME CODE, to b.
+func (t *target) appendLine(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(t.pid), 10)
+	b = append(b, '\t')
+	b = append(b, t.name...)
+	b = append(b, '\t')
+	if t.done {
+		b = append(b, t.code()...)
+	} else {
+		b = append(b, job.Running...)
 	}
-	fmt.Fprintf(j.out, "%d\t%s\t%s\n", t.pid, t.name, code)
+	return append(b, '\n')
 }

@@ -1,7 +1,10 @@
 package pjoin
 
 import (
+	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -62,5 +65,30 @@ func TestCodeAndFailure(t *testing.T) {
 	j.report(&target{done: true, state: "unknown"})
 	if j.first != 1 {
 		t.Errorf("--strict with an unknown code: status %d, want 1", j.first)
+	}
+}
+
+// TestPrint: the plain line, to a buffer and (through raw writes) to a file.
+func TestPrint(t *testing.T) {
+	done := &target{pid: 42, name: "sleep", done: true, status: procwait.Status{Known: true, Signal: syscall.SIGKILL}}
+	running := &target{pid: 7, name: "j3"}
+	var buf bytes.Buffer
+	j := &joiner{cli: &CLI{}, out: &buf}
+	j.print(done)
+	j.print(running)
+	want := "42\tsleep\t-9\n7\tj3\trunning\n"
+	if buf.String() != want {
+		t.Errorf("printed %q, want %q", buf.String(), want)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	j.out = f
+	j.print(done)
+	j.print(running)
+	if b, _ := os.ReadFile(f.Name()); string(b) != want {
+		t.Errorf("wrote %q to a file, want %q", b, want)
 	}
 }

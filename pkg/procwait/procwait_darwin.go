@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +28,10 @@ func (p *Proc) FD() int { return -1 }
 
 // Close releases the handle.
 func (p *Proc) Close() error { return nil }
+
+// ReadStat describes the process by its PID (darwin has nothing to keep
+// open): check the start time against what was looked up.
+func (p *Proc) ReadStat() (proc.Stat, error) { return proc.ReadStat(p.PID) }
 
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig syscall.Signal) error { return unix.Kill(p.PID, sig) }
