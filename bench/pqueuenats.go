@@ -21,7 +21,7 @@ import (
 
 var pqueueNatsSuite = Suite{
 	Name:  "pqueuenats",
-	About: "pqueue over NATS JetStream: streaming put and get+done against a raw JetStream client in the same server; per-call CLI put latency",
+	About: "pqueue over NATS JetStream: streaming put and get+done (library and CLI) against a raw JetStream client in the same server; per-call put latency against a raw client process",
 	Run:   benchPqueueNats,
 }
 

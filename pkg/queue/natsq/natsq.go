@@ -582,16 +582,18 @@ func (q *Queue) infos(ctx context.Context) (*jetstream.StreamInfo, *jetstream.Co
 	return si, ci, errors.Join(err, cerr)
 }
 
-// maxDeletedDetails bounds the interior deletions held() asks the server
-// to list; past it, the items are looked up one by one.
+// maxDeletedDetails bounds the holes held() asks the server to list;
+// past it, or when the list would be long for the few items asked about,
+// the items are looked up one by one.
 var maxDeletedDetails = 16384
 
 // held reports which of the leases (parsed, of this queue's consumer) are
 // still held: the item was delivered by the consumer and is still in the
 // work-queue stream (a done item is gone from it). One stream info and one
-// consumer info answer for the whole batch; only when the stream has
-// holes (items done out of order) does it need their list, and only when
-// that list is very long does it look items up one by one, pipelined.
+// consumer info, asked for together, answer for the whole batch; only when
+// the stream has holes (items done out of order) does it need more: the
+// list of holes, or for a few items or very many holes a look-up of each
+// item, pipelined.
 func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
 	si, ci, err := q.infos(ctx)
 	if err != nil {
@@ -610,7 +612,7 @@ func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
 	if len(unsure) == 0 {
 		return ok, nil
 	}
-	if si.State.NumDeleted <= maxDeletedDetails {
+	if holes := si.State.NumDeleted; holes <= maxDeletedDetails && holes <= 64*len(unsure) {
 		si, err := q.st.Info(ctx, jetstream.WithDeletedDetails(true))
 		if err != nil {
 			return nil, err
