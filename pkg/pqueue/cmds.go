@@ -38,18 +38,9 @@ type DoneCmd struct {
 
 // Run acknowledges the leases.
 func (c *DoneCmd) Run(g *Globals, env *cli.Env) error {
-	ids, err := leaseIDs(c.IDs, env)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, c.Name, false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	defer q.Close()
-	return queueError(q.Done(ctx, ids...), 0)
+	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
+		return q.Done(ctx, ids...)
+	})
 }
 
 // NackCmd is `pqueue nack`.
@@ -61,22 +52,9 @@ type NackCmd struct {
 
 // Run gives the leased items back.
 func (c *NackCmd) Run(g *Globals, env *cli.Env) error {
-	ids, err := leaseIDs(c.IDs, env)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, c.Name, false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	defer q.Close()
-	var errs []error
-	for _, id := range ids {
-		errs = append(errs, q.Nack(ctx, id, c.Delay.D()))
-	}
-	return queueError(errors.Join(errs...), 0)
+	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
+		return eachLease(ids, func(id string) error { return q.Nack(ctx, id, c.Delay.D()) })
+	})
 }
 
 // TouchCmd is `pqueue touch`.
@@ -88,26 +66,40 @@ type TouchCmd struct {
 
 // Run renews the leases.
 func (c *TouchCmd) Run(g *Globals, env *cli.Env) error {
-	ids, err := leaseIDs(c.IDs, env)
+	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
+		d := c.Lease.D()
+		if d == 0 {
+			d = q.Config().LeaseOrDefault()
+		}
+		return eachLease(ids, func(id string) error { return q.Extend(ctx, id, d) })
+	})
+}
+
+// onLeases opens queue name and runs op on the lease IDs of args (or
+// stdin): done, nack and touch differ only in op.
+func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx context.Context, q queue.Queue, ids []string) error) error {
+	ids, err := leaseIDs(args, env)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, c.Name, false)
+	b, q, err := g.openQueue(ctx, name, false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	defer q.Close()
-	d := c.Lease.D()
-	if d == 0 {
-		d = q.Config().LeaseOrDefault()
-	}
+	return queueError(op(ctx, q, ids), 0)
+}
+
+// eachLease applies op to every ID, so that one unknown lease does not
+// keep the others from being settled.
+func eachLease(ids []string, op func(id string) error) error {
 	var errs []error
 	for _, id := range ids {
-		errs = append(errs, q.Extend(ctx, id, d))
+		errs = append(errs, op(id))
 	}
-	return queueError(errors.Join(errs...), 0)
+	return errors.Join(errs...)
 }
 
 // JoinCmd is `pqueue join`.
