@@ -746,14 +746,7 @@ func (p *Pool) emit(r *result) {
 	}
 	p.held -= int64(len(r.out) + len(r.errOut))
 	if p.JSON {
-		rec := jsonRecord{
-			Seq: r.job.seq, Item: strings.Join(r.job.item, "\t"), Args: r.job.argv,
-			Exit: r.exit, Start: float64(r.start.UnixMicro()) / 1e6,
-			Runtime: r.runtime.Seconds(), Stdout: string(out), Stderr: string(errOut),
-		}
-		if r.signal != 0 {
-			rec.Signal = &r.signal
-		}
+		rec := jsonRecord{Seq: r.job.seq, Item: strings.Join(r.job.item, "\t"), jobRecord: newJobRecord(r, out, errOut)}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
@@ -766,8 +759,14 @@ func (p *Pool) emit(r *result) {
 }
 
 type jsonRecord struct {
-	Seq     int      `json:"seq"`
-	Item    string   `json:"item"`
+	Seq  int    `json:"seq"`
+	Item string `json:"item"`
+	jobRecord
+}
+
+// jobRecord is what --json and --results both tell of a finished job; it
+// is embedded, so its fields stand where it does in the JSON object.
+type jobRecord struct {
 	Args    []string `json:"args"`
 	Exit    int      `json:"exit"`
 	Signal  *int     `json:"signal"`
@@ -775,6 +774,17 @@ type jsonRecord struct {
 	Runtime float64  `json:"runtime"`
 	Stdout  string   `json:"stdout"`
 	Stderr  string   `json:"stderr"`
+}
+
+func newJobRecord(r *result, stdout, stderr []byte) jobRecord {
+	rec := jobRecord{
+		Args: r.job.argv, Exit: r.exit, Start: float64(r.start.UnixMicro()) / 1e6,
+		Runtime: r.runtime.Seconds(), Stdout: string(stdout), Stderr: string(stderr),
+	}
+	if r.signal != 0 {
+		rec.Signal = &r.signal
+	}
+	return rec
 }
 
 // checkHalt applies --halt after a job ends.

@@ -185,20 +185,14 @@ const inflightMax = 64
 
 // resultRecord is one --results record.
 type resultRecord struct {
-	Queue      string   `json:"queue,omitempty"`
-	Item       string   `json:"item"`
-	Deliveries int      `json:"deliveries,omitempty"`
-	Seq        int      `json:"seq"`
-	Host       string   `json:"host"`
-	PID        int      `json:"pid"`
-	Args       []string `json:"args"`
-	Exit       int      `json:"exit"`
-	Signal     *int     `json:"signal"`
-	Start      float64  `json:"start"`
-	Runtime    float64  `json:"runtime"`
-	Stdout     string   `json:"stdout"`
-	Stderr     string   `json:"stderr"`
-	Truncated  bool     `json:"truncated,omitempty"`
+	Queue      string `json:"queue,omitempty"`
+	Item       string `json:"item"`
+	Deliveries int    `json:"deliveries,omitempty"`
+	Seq        int    `json:"seq"`
+	Host       string `json:"host"`
+	PID        int    `json:"pid"`
+	jobRecord
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // record encodes the --results record of a finished job.
@@ -207,14 +201,10 @@ func (qr *queueRun) record(r *result, l *qlease, out, errOut *os.File) ([]byte, 
 	stderr, cut2 := fileBytes(errOut)
 	rec := resultRecord{
 		Item: strings.Join(r.job.item, "\t"), Seq: r.job.seq, Host: qr.host, PID: qr.pid,
-		Args: r.job.argv, Exit: r.exit, Start: float64(r.start.UnixMicro()) / 1e6,
-		Runtime: r.runtime.Seconds(), Stdout: string(stdout), Stderr: string(stderr), Truncated: cut1 || cut2,
+		jobRecord: newJobRecord(r, stdout, stderr), Truncated: cut1 || cut2,
 	}
 	if l != nil {
 		rec.Queue, rec.Item, rec.Deliveries = qr.src.q.Name(), string(l.data), l.deliveries
-	}
-	if r.signal != 0 {
-		rec.Signal = &r.signal
 	}
 	return encodeResult(&rec)
 }

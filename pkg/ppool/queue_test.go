@@ -15,7 +15,7 @@ import (
 
 func TestEncodeResultFits(t *testing.T) {
 	for _, n := range []int{0, 10, queue.MaxItemSize / 2, queue.MaxItemSize, 3 * queue.MaxItemSize} {
-		rec := &resultRecord{Item: "x", Stdout: strings.Repeat("o", n), Stderr: strings.Repeat("\x01", n/4)}
+		rec := &resultRecord{Item: "x", jobRecord: jobRecord{Stdout: strings.Repeat("o", n), Stderr: strings.Repeat("\x01", n/4)}}
 		b, err := encodeResult(rec)
 		if err != nil {
 			t.Fatal(err)
