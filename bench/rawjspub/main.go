@@ -1,53 +1,85 @@
 // Command rawjspub is the raw-client anchor of bench/pqueuenats.go that runs
 // as a process of its own, as pqueue does: the least a JetStream client
 // does to put items (connect, publish each and wait for the stream's
-// acknowledgement, exit).
+// acknowledgement, exit). With -async, lines of stdin are published
+// without waiting for each acknowledgement, and it exits once all came.
 //
 //	rawjspub URL SUBJECT ITEM...
-//	rawjspub URL SUBJECT < LINES
+//	rawjspub [-async] URL SUBJECT < LINES
 package main
 
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: rawjspub URL SUBJECT [ITEM...]")
+	async := flag.Bool("async", false, "publish stdin's lines asynchronously")
+	flag.Parse()
+	if flag.NArg() < 2 {
+		fmt.Fprintln(os.Stderr, "usage: rawjspub [-async] URL SUBJECT [ITEM...]")
 		os.Exit(2)
 	}
-	nc, err := nats.Connect(os.Args[1])
+	url, subj := flag.Arg(0), flag.Arg(1)
+	nc, err := nats.Connect(url)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rawjspub:", err)
-		os.Exit(1)
+		fail(nil, err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	var asyncErr atomic.Pointer[error]
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+		asyncErr.CompareAndSwap(nil, &err)
+	}))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rawjspub:", err)
-		os.Exit(1)
+		fail(nc, err)
 	}
 	publish := func(item []byte) {
-		if _, err := js.Publish(context.Background(), os.Args[2], item); err != nil {
-			fmt.Fprintln(os.Stderr, "rawjspub:", err)
-			nc.Close()
-			os.Exit(1)
+		if _, err := js.Publish(context.Background(), subj, item); err != nil {
+			fail(nc, err)
 		}
 	}
-	if len(os.Args) > 3 {
-		for _, item := range os.Args[3:] {
+	if flag.NArg() > 2 {
+		for _, item := range flag.Args()[2:] {
 			publish([]byte(item))
 		}
 		return
 	}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
-		publish(sc.Bytes())
+		if !*async {
+			publish(sc.Bytes())
+			continue
+		}
+		// The scanner reuses its buffer; the message is held until acknowledged.
+		// A slow server stalls the publisher: wait rather than fail.
+		if _, err := js.PublishAsync(subj, append([]byte(nil), sc.Bytes()...), jetstream.WithStallWait(30*time.Second)); err != nil {
+			fail(nc, err)
+		}
 	}
+	if *async {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(30 * time.Second):
+			fail(nc, fmt.Errorf("%d publishes not acknowledged", js.PublishAsyncPending()))
+		}
+		if err := asyncErr.Load(); err != nil {
+			fail(nc, *err)
+		}
+	}
+}
+
+func fail(nc *nats.Conn, err error) {
+	fmt.Fprintln(os.Stderr, "rawjspub:", err)
+	if nc != nil {
+		nc.Close()
+	}
+	os.Exit(1)
 }

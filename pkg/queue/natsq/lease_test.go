@@ -67,8 +67,8 @@ func wantStats(t *testing.T, q queue.Queue, ready, leased, done int64) {
 	}
 }
 
-// TestDoneBatch acknowledges more items in one call than a window of
-// pipelined acks holds, and every one is confirmed gone when Done returns.
+// TestDoneBatch acknowledges many items in one call, and every one is gone
+// when Done returns (the server's answer to the last ack vouches for all).
 func TestDoneBatch(t *testing.T) {
 	b := dial(t)
 	q, err := b.Create(ctx10(t), "batch", queue.Config{})
@@ -180,4 +180,30 @@ func TestDoneHoles(t *testing.T) {
 			wantStats(t, q, 0, 0, 20)
 		})
 	}
+}
+
+// TestDoneTwice: an item done is no longer leased, whether the items were
+// done in order (the consumer's info tells) or not (the stream's holes do).
+func TestDoneTwice(t *testing.T) {
+	b := dial(t)
+	ctx := ctx10(t)
+	q, err := b.Create(ctx, "twice", queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putN(t, q, 4)
+	ids := leaseAll(t, q, 4)
+	for _, id := range []string{ids[0], ids[2]} { // in order, then past a leased item
+		if err := q.Done(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Done(ctx, id); !errors.Is(err, queue.ErrUnknownLease) {
+			t.Fatalf("Done(done item) = %v, want ErrUnknownLease", err)
+		}
+	}
+	wantStats(t, q, 0, 2, 2)
+	if err := q.Done(ctx, ids[1], ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, q, 0, 0, 4)
 }

@@ -301,9 +301,128 @@ func (q *Queue) Name() string { return q.name }
 // Config implements queue.Queue.
 func (q *Queue) Config() queue.Config { return q.cfg }
 
-// Put implements queue.Queue. Items are published one at a time so that a
-// full queue stops the batch exactly after items[:n].
+// putWindow bounds the publishes of a put into an unbounded queue that
+// await their acknowledgement at once: enough to keep the server busy,
+// and well below the client's own bound on pending publishes (4000 per
+// Backend), past which publishing stalls.
+const putWindow = 1024
+
+// noRetry stops the client from publishing again by itself an item the
+// stream did not answer for: it would land after the items sent since.
+var noRetry = jetstream.WithRetryAttempts(0)
+
+// pubWait bounds the wait for one publish's acknowledgement when the
+// caller's context has no deadline, as jetstream.Publish does.
+const pubWait = 5 * time.Second
+
+// Put implements queue.Queue. Into an unbounded queue items are pipelined
+// (see putPipelined); into a bounded one they are published one at a time,
+// so that a full queue stops the batch exactly after items[:n]: pipelined,
+// an item refused as full could be followed by one stored because a done
+// made room meanwhile.
 func (q *Queue) Put(ctx context.Context, items [][]byte, noWait bool) (int, error) {
+	if q.cfg.MaxSize > 0 {
+		return q.putEach(ctx, items, noWait)
+	}
+	return q.putPipelined(ctx, items, noWait)
+}
+
+// putPipelined publishes the items without waiting for each
+// acknowledgement, up to putWindow at a time, and returns once every one
+// is acknowledged (stored). The stream stores a connection's publishes in
+// the order sent, so the items keep theirs. On a failure the publishes in
+// flight are still waited for. If the server refused the item for sure and
+// stored none after it, or if items could not be sent at all (one too
+// large, say), the rest go through putEach, which retries what can be
+// retried and reports exactly how far it got. Otherwise (the connection
+// broke, say: whether the item was stored is unknown, as with a single
+// publish) items[:n] are stored and the error counts the later items
+// stored too.
+func (q *Queue) putPipelined(ctx context.Context, items [][]byte, noWait bool) (int, error) {
+	var ring [putWindow]jetstream.PubAckFuture
+	var timer *time.Timer // pubWait, when ctx has no deadline
+	if _, ok := ctx.Deadline(); !ok {
+		timer = time.NewTimer(pubWait)
+		defer timer.Stop()
+	}
+	n, sent := 0, 0  // items[:n] acknowledged, items[:sent] published
+	var failed error // items[n]'s publish, when it failed
+	for sent < len(items) && len(items[sent]) <= queue.MaxItemSize {
+		if sent-n == putWindow {
+			// Drained by half, so that the publisher sleeps once per half
+			// window rather than once per item.
+			for ; sent-n > putWindow/2; n++ {
+				if failed = await(ctx, ring[n%putWindow], timer); failed != nil {
+					break
+				}
+			}
+			if failed != nil {
+				break
+			}
+		}
+		f, err := q.b.js.PublishAsync(q.subj, items[sent], noRetry)
+		if err != nil {
+			break
+		}
+		ring[sent%putWindow] = f
+		sent++
+	}
+	stored := 0 // items after the failed one stored nonetheless
+	for i := n; i < sent; i++ {
+		if failed != nil && i == n {
+			continue
+		}
+		err := await(ctx, ring[i%putWindow], timer)
+		switch {
+		case failed != nil:
+			if err == nil {
+				stored++
+			}
+		case err != nil:
+			failed = err
+		default:
+			n++
+		}
+	}
+	var apiErr *jetstream.APIError
+	if failed == nil || stored == 0 && (errors.As(failed, &apiErr) || errors.Is(failed, jetstream.ErrNoStreamResponse)) {
+		if n == len(items) {
+			return n, nil
+		}
+		m, err := q.putEach(ctx, items[n:], noWait)
+		return n + m, err
+	}
+	if ctx.Err() != nil {
+		return n, ctx.Err()
+	}
+	if stored > 0 {
+		return n, fmt.Errorf("queue %s: put: %w (and %d items after it were stored)", q.name, failed, stored)
+	}
+	return n, fmt.Errorf("queue %s: put: %w", q.name, failed)
+}
+
+// await waits for a publish's acknowledgement, at most pubWait if timer is
+// set.
+func await(ctx context.Context, f jetstream.PubAckFuture, timer *time.Timer) error {
+	var expire <-chan time.Time
+	if timer != nil {
+		timer.Reset(pubWait)
+		expire = timer.C
+	}
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expire:
+		return fmt.Errorf("no acknowledgement within %s: %w", pubWait, context.DeadlineExceeded)
+	}
+}
+
+// putEach publishes items one at a time, waiting while the queue is full.
+func (q *Queue) putEach(ctx context.Context, items [][]byte, noWait bool) (int, error) {
 	for n, it := range items {
 		if len(it) > queue.MaxItemSize {
 			return n, fmt.Errorf("queue %s: %d bytes: %w", q.name, len(it), queue.ErrTooLarge)
@@ -406,11 +525,10 @@ func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, op
 	}
 	if len(acks) > 0 {
 		// An auto-ack get returns items only once they are gone from the
-		// queue: the whole batch is acknowledged in one pipelined round
-		// trip and confirmed before any item is handed out.
-		n, err := q.b.confirmAll(ctx, acks, ackBody)
-		if err != nil {
-			return items[:n], fmt.Errorf("queue %s: get: %w", q.name, err)
+		// queue: the whole batch is acknowledged in one round trip and
+		// confirmed before any item is handed out.
+		if err := q.b.confirmAll(ctx, acks, ackBody); err != nil {
+			return nil, fmt.Errorf("queue %s: get: %w", q.name, err)
 		}
 	}
 	return items, nil
@@ -447,95 +565,54 @@ var (
 	progressBody = []byte("+WPI")
 )
 
-// ackWindow bounds the lease operations in flight at once: each window is
-// published back to back and then waits for all its confirmations.
-const ackWindow = 4096
-
-// confirmWait bounds the wait for a window's confirmations when the
-// caller's context has no deadline (a server that lost them while
-// reconnecting must not hang pqueue done for ever).
+// confirmWait bounds the wait for a batch's confirmation when the caller's
+// context has no deadline (a server that lost it while reconnecting must
+// not hang pqueue done for ever).
 const confirmWait = 30 * time.Second
 
 // errUnconfirmed reports lease operations the server did not confirm in
 // time: they may or may not have taken effect.
 var errUnconfirmed = errors.New("not confirmed by the server")
 
-// confirmAll sends body to every subject as a request and waits until the
-// server has answered each one. The requests are pipelined: one reply
-// subscription per window of ackWindow, every request written without
-// waiting, then the answers collected, so a batch costs one round trip
-// instead of one per item. It returns how many leading subjects are
-// confirmed; an error means the rest may or may not have been applied.
-func (b *Backend) confirmAll(ctx context.Context, subjects []string, body []byte) (int, error) {
-	replies, err := b.requestAll(ctx, subjects, body)
-	n := 0
-	for n < len(replies) && replies[n] != nil {
-		if noResponders(replies[n]) {
-			return n, fmt.Errorf("%s: %w", subjects[n], nats.ErrNoResponders)
+// confirmAll sends body to every subject, ack subjects of one consumer,
+// and returns once the server has applied every operation. Only the last
+// is sent as a request: nats-server hands a consumer's ack messages, in
+// the order a connection sent them, to a queue that a single goroutine
+// applies in order, answering each request when it is applied; so its
+// answer to the last proves the ones before it applied too, and a batch
+// costs one round trip and one answer whatever its size. Messages written
+// on a connection that broke before the answer may never have reached
+// the server: if the client reconnected meanwhile, the batch is sent
+// again (only acks come in batches, and acking an item already
+// acknowledged changes nothing).
+func (b *Backend) confirmAll(ctx context.Context, subjects []string, body []byte) error {
+	wait := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithTimeout(ctx, confirmWait)
+		defer cancel()
+	}
+	last := len(subjects) - 1
+	for {
+		reconnects := b.nc.Stats().Reconnects
+		for _, subj := range subjects[:last] {
+			if err := b.nc.Publish(subj, body); err != nil {
+				return err
+			}
 		}
-		n++
-	}
-	return n, err
-}
-
-// requestAll sends body to each subject with its own reply subject and
-// returns the replies in order (nil for those that did not come, with an
-// error saying why).
-func (b *Backend) requestAll(ctx context.Context, subjects []string, body []byte) ([]*nats.Msg, error) {
-	replies := make([]*nats.Msg, len(subjects))
-	for lo := 0; lo < len(subjects); lo += ackWindow {
-		hi := min(lo+ackWindow, len(subjects))
-		if err := b.requestWindow(ctx, subjects[lo:hi], body, replies[lo:hi]); err != nil {
-			return replies, err
-		}
-	}
-	return replies, nil
-}
-
-func (b *Backend) requestWindow(ctx context.Context, subjects []string, body []byte, replies []*nats.Msg) error {
-	inbox := b.nc.NewInbox()
-	// Room for every answer: a channel subscription drops what does not fit.
-	ch := make(chan *nats.Msg, len(subjects))
-	sub, err := b.nc.ChanSubscribe(inbox+".*", ch)
-	if err != nil {
-		return err
-	}
-	defer sub.Unsubscribe()
-	for i, subj := range subjects {
-		// The subscription was sent first on this connection, so the
-		// server knows it before any reply is due.
-		if err := b.nc.PublishMsg(&nats.Msg{Subject: subj, Reply: inbox + "." + strconv.Itoa(i), Data: body}); err != nil {
+		if _, err := b.nc.RequestWithContext(wait, subjects[last], body); err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case wait.Err() != nil:
+				return fmt.Errorf("%w within %s", errUnconfirmed, confirmWait)
+			}
 			return err
 		}
-	}
-	var expire <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(confirmWait)
-		defer t.Stop()
-		expire = t.C
-	}
-	for got := 0; got < len(subjects); {
-		select {
-		case m := <-ch:
-			i, err := strconv.Atoi(m.Subject[len(inbox)+1:])
-			if err != nil || i < 0 || i >= len(replies) || replies[i] != nil {
-				continue
-			}
-			replies[i] = m
-			got++
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-expire:
-			return fmt.Errorf("%d of %d lease operations %w within %s", len(subjects)-got, len(subjects), errUnconfirmed, confirmWait)
+		if last == 0 || b.nc.Stats().Reconnects == reconnects {
+			return nil
 		}
 	}
-	return nil
-}
-
-// noResponders reports a request that nobody answered (the server's 503
-// status): the consumer is gone.
-func noResponders(m *nats.Msg) bool {
-	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
 }
 
 // lease is a parsed lease ID: the ack subject of one delivery.
@@ -588,31 +665,38 @@ func (q *Queue) infos(ctx context.Context) (*jetstream.StreamInfo, *jetstream.Co
 var maxDeletedDetails = 16384
 
 // held reports which of the leases (parsed, of this queue's consumer) are
-// still held: the item was delivered by the consumer and is still in the
-// work-queue stream (a done item is gone from it). One stream info and one
-// consumer info, asked for together, answer for the whole batch; only when
-// the stream has holes (items done out of order) does it need more: the
-// list of holes, or for a few items or very many holes a look-up of each
-// item, pipelined.
+// still held: the item was delivered by the consumer and not done since.
+// The consumer's info answers for the whole batch: held items lie past its
+// ack floor, up to the last item it delivered, and when they fill that
+// range (no item done out of order, the usual case) that is all. Otherwise
+// done items in the range are told from leased ones by the work-queue
+// stream, which a done item is gone from: by its list of holes, or for a
+// few items or very many holes by a look-up of each item, pipelined.
 func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
-	si, ci, err := q.infos(ctx)
+	cons, err := q.consumer(ctx)
 	if err != nil {
 		return nil, err
 	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	floor, last := ci.AckFloor.Stream, ci.Delivered.Stream
 	ok := make([]bool, len(ls))
-	var unsure []int // in the stream's range, which has holes
+	var unsure []int // in the range, which has holes
 	for i, l := range ls {
 		// A sequence the consumer has not delivered yet cannot be leased
 		// (and the server would not even answer an ack for it).
-		ok[i] = l.seq >= si.State.FirstSeq && l.seq <= si.State.LastSeq && l.seq <= ci.Delivered.Stream
-		if ok[i] && si.State.NumDeleted > 0 {
+		ok[i] = l.seq > floor && l.seq <= last
+		if ok[i] {
 			unsure = append(unsure, i)
 		}
 	}
-	if len(unsure) == 0 {
+	holes := int64(last) - int64(floor) - int64(ci.NumAckPending)
+	if holes == 0 || len(unsure) == 0 {
 		return ok, nil
 	}
-	if holes := si.State.NumDeleted; holes <= maxDeletedDetails && holes <= 64*len(unsure) {
+	if holes <= int64(maxDeletedDetails) && holes <= 64*int64(len(unsure)) {
 		si, err := q.st.Info(ctx, jetstream.WithDeletedDetails(true))
 		if err != nil {
 			return nil, err
@@ -621,7 +705,7 @@ func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
 		slices.Sort(deleted)
 		for _, i := range unsure {
 			_, gone := slices.BinarySearch(deleted, ls[i].seq)
-			ok[i] = !gone && ls[i].seq >= si.State.FirstSeq
+			ok[i] = !gone && ls[i].seq >= si.State.FirstSeq && ls[i].seq <= si.State.LastSeq
 		}
 		return ok, nil
 	}
@@ -651,8 +735,9 @@ func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
 // waits for the server to confirm them. IDs that are not leases of this
 // queue, or whose item is no longer leased, fail with ErrUnknownLease; the
 // others are applied. The check is one look at the queue's state for the
-// whole batch and the operations are pipelined (see confirmAll), so a batch
-// costs a few round trips however many IDs it holds.
+// whole batch and the operations are sent back to back and confirmed at
+// once (see confirmAll), so a batch costs a few round trips however many
+// IDs it holds.
 func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
 	var unknown []string
 	var ls []lease
@@ -687,12 +772,8 @@ func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
 	}
 	var errs []error
 	if len(subjects) > 0 {
-		if n, err := q.b.confirmAll(ctx, subjects, body); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				errs = append(errs, fmt.Errorf("queue %s: %d of %d lease operations not confirmed: %w", q.name, len(subjects)-n, len(subjects), err))
-			} else {
-				errs = append(errs, fmt.Errorf("queue %s: %w", q.name, err))
-			}
+		if err := q.b.confirmAll(ctx, subjects, body); err != nil {
+			errs = append(errs, fmt.Errorf("queue %s: %d lease operations not confirmed: %w", q.name, len(subjects), err))
 		}
 	}
 	switch len(unknown) {
@@ -705,9 +786,9 @@ func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
 	return errors.Join(errs...)
 }
 
-// Done implements queue.Queue: one batch check, one pipelined batch of
+// Done implements queue.Queue: one batch check, one batch of
 // acknowledgements, and it returns only once the server has confirmed
-// every one (an item reported done is gone for good).
+// applying every one (an item reported done is gone for good).
 func (q *Queue) Done(ctx context.Context, ids ...string) error {
 	return q.leaseOp(ctx, ids, ackBody)
 }
@@ -790,11 +871,10 @@ func (q *Queue) Purge(ctx context.Context) (int64, error) {
 		if len(acks) == 0 {
 			return n, nil
 		}
-		done, err := q.b.confirmAll(ctx, acks, ackBody)
-		n += int64(done)
-		if err != nil {
+		if err := q.b.confirmAll(ctx, acks, ackBody); err != nil {
 			return n, fmt.Errorf("queue %s: purge: %w", q.name, err)
 		}
+		n += int64(len(acks))
 	}
 }
 
