@@ -180,8 +180,9 @@ func (q *Queue) Done(ctx context.Context, ids ...string) error {
 	return errors.Join(errs...)
 }
 
-// Nack implements queue.Queue.
-func (q *Queue) Nack(ctx context.Context, id string, delay time.Duration) error {
+// withLease runs op under the queue lock on the entry of lease id: Nack
+// and Extend each change one held lease.
+func (q *Queue) withLease(id string, op func(h *header, i uint64, s *slot) error) error {
 	var h header
 	if err := q.lock(&h); err != nil {
 		return err
@@ -191,31 +192,31 @@ func (q *Queue) Nack(ctx context.Context, id string, delay time.Duration) error 
 	if err != nil {
 		return err
 	}
-	if err := q.markDirty(&h); err != nil {
-		return err
-	}
-	h.dropHolder(s.HolderPID, s.HolderTime)
-	h.Leased--
-	if err := q.requeue(&h, &s, i, time.Now(), delay); err != nil {
-		return err
-	}
-	q.gcSegments(&h)
-	return q.commit(&h)
+	return op(&h, i, &s)
+}
+
+// Nack implements queue.Queue.
+func (q *Queue) Nack(ctx context.Context, id string, delay time.Duration) error {
+	return q.withLease(id, func(h *header, i uint64, s *slot) error {
+		if err := q.markDirty(h); err != nil {
+			return err
+		}
+		h.dropHolder(s.HolderPID, s.HolderTime)
+		h.Leased--
+		if err := q.requeue(h, s, i, time.Now(), delay); err != nil {
+			return err
+		}
+		q.gcSegments(h)
+		return q.commit(h)
+	})
 }
 
 // Extend implements queue.Queue. One table entry changes and no count, so
 // it needs no header update: the header's next-event time is a lower
 // bound, and a later expiry only makes one scan find nothing.
 func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
-	var h header
-	if err := q.lock(&h); err != nil {
-		return err
-	}
-	defer q.unlock()
-	i, s, err := q.lookup(&h, id)
-	if err != nil {
-		return err
-	}
-	s.Deadline = time.Now().Add(d).UnixNano()
-	return q.writeSlot(i, &s)
+	return q.withLease(id, func(h *header, i uint64, s *slot) error {
+		s.Deadline = time.Now().Add(d).UnixNano()
+		return q.writeSlot(i, s)
+	})
 }
