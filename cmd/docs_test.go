@@ -27,11 +27,18 @@ type example struct {
 }
 
 // TestManPages checks each tool's page: required sections, every flag of
-// every command documented, and mandoc -Tlint clean.
+// every command documented, and mandoc -Tlint clean (for a helper: that
+// the page of the tool that runs it mentions it).
 func TestManPages(t *testing.T) {
 	sections := []string{"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {
+			if user, ok := helpers[tl.name]; ok {
+				if !strings.Contains(readFile(t, filepath.Join(repoRoot, "man", user+".1")), tl.name) {
+					t.Errorf("man/%s.1 does not mention %s, which %s runs", user, tl.name, user)
+				}
+				return
+			}
 			page := readFile(t, filepath.Join(repoRoot, "man", tl.name+".1"))
 			for _, s := range sections {
 				if !strings.Contains(page, "\n.Sh "+s+"\n") {
@@ -92,11 +99,15 @@ func flagsOf(t *testing.T, tl tool) []*kong.Flag {
 	return flags
 }
 
-// TestCompletions checks that each tool has bash, zsh and fish completion
-// files and that the binary completes every one of its long flags.
+// TestCompletions checks that each tool but the helpers has bash, zsh and
+// fish completion files and that the binary completes every one of its
+// long flags.
 func TestCompletions(t *testing.T) {
 	dir := t.TempDir()
 	for _, tl := range tools {
+		if _, ok := helpers[tl.name]; ok {
+			continue
+		}
 		for _, f := range []string{"bash/" + tl.name, "zsh/_" + tl.name, "fish/" + tl.name + ".fish"} {
 			if body := readFile(t, filepath.Join(repoRoot, "completions", f)); !strings.Contains(body, tl.name) {
 				t.Errorf("completions/%s does not mention %s", f, tl.name)

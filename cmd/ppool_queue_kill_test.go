@@ -41,7 +41,7 @@ func TestPpoolQueueKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	b, err := natsq.Dial(srv.URL(), natsq.Auth{Token: token})
+	b, err := natsq.Dial(srv.URL(), queue.Auth{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

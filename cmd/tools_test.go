@@ -9,6 +9,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/pshm"
 	"github.com/pkit-sh/pkit/pkg/pspawn"
 	"github.com/pkit-sh/pkit/pkg/ptree"
+	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 )
 
 // tool is one pkit binary as the tests see it.
@@ -22,10 +23,16 @@ type tool struct {
 var tools = []tool{
 	{"ptree", ptree.Main, ptree.Command},
 	{"pshm", pshm.Main, pshm.Command},
-	{"pqueue", pqueue.Main, pqueue.Command},
+	{"pqueue", func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
+	{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
 	{"pspawn", pspawn.Main, pspawn.Command},
 	{"pjoin", pjoin.Main, pjoin.Command},
 	{"ppool", ppool.Main, ppool.Command},
 	{"pqueued", pqueued.Main, pqueued.Command},
 	// TOOLS: one line per binary, keep this marker last
 }
+
+// helpers are the binaries that a tool runs and users never type (the
+// tool's name is the value): the tool's page documents them, and they
+// have no page or completions of their own.
+var helpers = map[string]string{"pqueue-nats": "pqueue"}

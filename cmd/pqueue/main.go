@@ -7,4 +7,6 @@ import (
 	"github.com/pkit-sh/pkit/pkg/pqueue"
 )
 
-func main() { os.Exit(pqueue.Main(os.Args[1:])) }
+// No Dialer: the NATS client is left out so local calls start fast, and
+// calls with --url are handed to pqueue-nats.
+func main() { os.Exit(pqueue.Main(os.Args[1:], nil)) }

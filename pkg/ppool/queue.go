@@ -14,6 +14,7 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
@@ -84,7 +85,7 @@ func (f *QueueFlags) open(c *CLI, env *cli.Env, otherInput bool) (*queueRun, err
 	if f.Queue != "" && jobs == 0 {
 		return nil, cli.Usagef("--queue needs a number of jobs: -j 0 would take the whole queue")
 	}
-	b, err := f.Backend()
+	b, err := f.Backend(natsq.Open)
 	if err != nil {
 		var ee *cli.ExitError
 		if errors.As(err, &ee) {

@@ -42,32 +42,45 @@ type CLI struct {
 // ppool takes the same flags).
 type Globals struct {
 	qconn.Flags
+
+	dial qconn.Dialer // see Main
 }
 
 // AfterApply makes the global flags available to every subcommand's Run.
+// kong provides them as it calls Run, once the whole command line is
+// checked and before Run reads or writes anything: the moment to hand the
+// call off (handOff).
 func (c *CLI) AfterApply(kctx *kong.Context) error {
-	kctx.Bind(&c.Globals)
-	return nil
+	return kctx.BindToProvider(func() (*Globals, error) {
+		return &c.Globals, c.handOff(kctx.Args)
+	})
 }
 
 // Command returns pqueue's description for the shared CLI plumbing.
-func Command() *cli.Command {
-	return &cli.Command{Name: "pqueue", Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.", Grammar: &CLI{}}
+func Command() *cli.Command { return command(nil) }
+
+func command(dial qconn.Dialer) *cli.Command {
+	return &cli.Command{Name: "pqueue", Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
+		Grammar: &CLI{Globals: Globals{dial: dial}}}
 }
 
-// Main runs pqueue with args and returns its exit status.
-func Main(args []string) int {
-	if status, ok := fastPath(args); ok {
+// Main runs pqueue with args and returns its exit status. dial opens the
+// queues of a server (--url): natsq.Open in pqueue-nats. The pqueue binary
+// passes nil: it leaves out the NATS client, whose start-up made every
+// local call half again slower, and hands the calls with --url to
+// pqueue-nats (handOff).
+func Main(args []string, dial qconn.Dialer) int {
+	if status, ok := fastPath(args, dial); ok {
 		return status
 	}
-	return cli.Run(Command(), args)
+	return cli.Run(command(dial), args)
 }
 
 // fastPath runs the per-item hot calls (put NAME ITEM..., get NAME,
 // done NAME ID...) without building the kong parser, which costs about
 // 0.7 ms, a third of a Go program's start. It only takes arguments that
 // kong would parse the same way: none may start with '-'.
-func fastPath(args []string) (int, bool) {
+func fastPath(args []string, dial qconn.Dialer) (int, bool) {
 	if len(args) < 2 || os.Getenv("COMP_LINE") != "" {
 		return 0, false
 	}
@@ -76,18 +89,22 @@ func fastPath(args []string) (int, bool) {
 			return 0, false
 		}
 	}
-	g := &Globals{Flags: qconn.FromEnv()}
-	env := &cli.Env{Name: "pqueue", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	var err error
+	var run func(*Globals, *cli.Env) error
 	switch {
 	case args[0] == "put" && len(args) >= 3:
-		err = (&PutCmd{Name: args[1], Items: args[2:]}).Run(g, env)
+		run = (&PutCmd{Name: args[1], Items: args[2:]}).Run
 	case args[0] == "get" && len(args) == 2:
-		err = (&GetCmd{Name: args[1], Count: 1, Holder: -1}).Run(g, env)
+		run = (&GetCmd{Name: args[1], Count: 1, Holder: -1}).Run
 	case args[0] == "done" && len(args) >= 3:
-		err = (&DoneCmd{Name: args[1], IDs: args[2:]}).Run(g, env)
+		run = (&DoneCmd{Name: args[1], IDs: args[2:]}).Run
 	default:
 		return 0, false
+	}
+	g := &Globals{Flags: qconn.FromEnv(), dial: dial}
+	env := &cli.Env{Name: "pqueue", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	err := g.handOff(args)
+	if err == nil {
+		err = run(g, env)
 	}
 	return cli.Report(env, err), true
 }
@@ -95,7 +112,7 @@ func fastPath(args []string) (int, bool) {
 // backend opens the queue store the flags select: local files, or NATS
 // JetStream with --url. Every subcommand reaches storage only through the
 // queue.Backend it returns.
-func (g *Globals) backend() (queue.Backend, error) { return g.Flags.Backend() }
+func (g *Globals) backend() (queue.Backend, error) { return g.Flags.Backend(g.dial) }
 
 // openQueue validates name and opens the queue, creating it with the
 // defaults when create is set.

@@ -86,6 +86,28 @@ type Backend interface {
 	Close() error
 }
 
+// Auth is how a client of a queue server proves who it is and checks the
+// server's identity (the --token, --user, --creds and --tls-* options of
+// pkg/queue/qconn). Backends without a server have no use for it.
+type Auth struct {
+	Token    string
+	User     string
+	Password string
+	Creds    string // NATS .creds file (JWT + NKey)
+	TLSCA    string // CA to verify the server with
+	TLSCert  string // client certificate, with TLSKey
+	TLSKey   string
+}
+
+// Errors of connecting to a queue server that a retry will not fix: the
+// server refused the credentials, or TLS could not be set up (an untrusted
+// server certificate, a client certificate required or refused,
+// unreadable PEM files).
+var (
+	ErrRefused = errors.New("credentials refused")
+	ErrTLS     = errors.New("TLS failed")
+)
+
 // DefaultLease, as GetOptions.Lease, asks for the queue's configured lease.
 const DefaultLease time.Duration = -1
 

@@ -23,10 +23,10 @@ import (
 
 func TestTokenRefused(t *testing.T) {
 	srv := startServer(t, natsserver.Config{Token: "right"})
-	if _, err := natsq.Dial(srv.URL(), natsq.Auth{Token: "wrong"}); err == nil || !strings.Contains(err.Error(), "credentials refused") {
+	if _, err := natsq.Dial(srv.URL(), queue.Auth{Token: "wrong"}); err == nil || !strings.Contains(err.Error(), "credentials refused") {
 		t.Fatalf("Dial(wrong token) = %v, want credentials refused", err)
 	}
-	b, err := natsq.Dial(srv.URL(), natsq.Auth{Token: "right"})
+	b, err := natsq.Dial(srv.URL(), queue.Auth{Token: "right"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ func TestTLS(t *testing.T) {
 		TLSKey:  writePEM(t, dir, "key.pem", "EC PRIVATE KEY", keyDER)})
 	caFile := writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 
-	if _, err := natsq.Dial(srv.URL(), natsq.Auth{Token: "tok"}); err == nil {
+	if _, err := natsq.Dial(srv.URL(), queue.Auth{Token: "tok"}); err == nil {
 		t.Fatal("Dial without the CA succeeded against a server with an unknown certificate")
 	}
-	b, err := natsq.Dial(srv.URL(), natsq.Auth{Token: "tok", TLSCA: caFile})
+	b, err := natsq.Dial(srv.URL(), queue.Auth{Token: "tok", TLSCA: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func BenchmarkGetDone(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Shutdown()
-	be, err := natsq.Dial(srv.URL(), natsq.Auth{})
+	be, err := natsq.Dial(srv.URL(), queue.Auth{})
 	if err != nil {
 		b.Fatal(err)
 	}

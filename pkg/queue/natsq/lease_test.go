@@ -16,7 +16,7 @@ import (
 func dial(t *testing.T) *natsq.Backend {
 	t.Helper()
 	srv := startServer(t, natsserver.Config{})
-	b, err := natsq.Dial(srv.URL(), natsq.Auth{})
+	b, err := natsq.Dial(srv.URL(), queue.Auth{})
 	if err != nil {
 		t.Fatal(err)
 	}

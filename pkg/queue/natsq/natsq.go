@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,16 +38,8 @@ const (
 	errMaxMsgs = 10077
 )
 
-// Errors of Dial that a retry will not fix: the server refused the
-// credentials, or TLS could not be set up (an untrusted server certificate,
-// a client certificate required or refused, unreadable PEM files).
-var (
-	ErrRefused = errors.New("credentials refused")
-	ErrTLS     = errors.New("TLS failed")
-)
-
-// dialError says what went wrong connecting to url, wrapping ErrRefused or
-// ErrTLS when the configuration is at fault.
+// dialError says what went wrong connecting to url, wrapping
+// queue.ErrRefused or queue.ErrTLS when the configuration is at fault.
 func dialError(url string, err error) error {
 	var alert tls.AlertError
 	var verify *tls.CertificateVerificationError
@@ -56,25 +47,14 @@ func dialError(url string, err error) error {
 	switch {
 	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
 		strings.Contains(msg, "authorization violation") || strings.Contains(msg, "authentication"):
-		return fmt.Errorf("%s: %w (check --token/$PQUEUE_TOKEN, --user/--password, --creds): %w", url, ErrRefused, err)
+		return fmt.Errorf("%s: %w (check --token/$PQUEUE_TOKEN, --user/--password, --creds): %w", url, queue.ErrRefused, err)
 	case errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) || errors.As(err, &alert) || errors.Is(err, nats.ErrSecureConnRequired) ||
 		errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) ||
 		strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "rootca") ||
 		strings.Contains(msg, "certificate"):
-		return fmt.Errorf("%s: %w (check --tls-ca, --tls-cert and --tls-key): %w", url, ErrTLS, err)
+		return fmt.Errorf("%s: %w (check --tls-ca, --tls-cert and --tls-key): %w", url, queue.ErrTLS, err)
 	}
 	return fmt.Errorf("connect %s: %w", url, err)
-}
-
-// Auth holds a client's credentials.
-type Auth struct {
-	Token    string
-	User     string
-	Password string
-	Creds    string // NATS .creds file (JWT + NKey)
-	TLSCA    string // CA to verify the server with
-	TLSCert  string // client certificate, with TLSKey
-	TLSKey   string
 }
 
 // Backend is a JetStream account seen as a namespace of queues.
@@ -85,7 +65,7 @@ type Backend struct {
 
 // Dial connects to the server at url (nats://host:port, comma separated for
 // a cluster). Refused credentials fail with an error that says so.
-func Dial(url string, auth Auth) (*Backend, error) {
+func Dial(url string, auth queue.Auth) (*Backend, error) {
 	opts := []nats.Option{nats.Name("pqueue"), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1)}
 	if auth.Token != "" {
 		opts = append(opts, nats.Token(auth.Token))
@@ -112,6 +92,15 @@ func Dial(url string, auth Auth) (*Backend, error) {
 		return nil, err
 	}
 	return &Backend{nc: nc, js: js}, nil
+}
+
+// Open is Dial as a qconn.Dialer: how ppool and pqueue-nats reach --url.
+func Open(url string, auth queue.Auth) (queue.Backend, error) {
+	b, err := Dial(url, auth)
+	if err != nil {
+		return nil, err // not a nil *Backend in a non-nil interface
+	}
+	return b, nil
 }
 
 // Conn exposes the connection (for benchmarks comparing with raw JetStream).
@@ -880,14 +869,3 @@ func (q *Queue) Purge(ctx context.Context) (int64, error) {
 
 // Close implements queue.Queue.
 func (q *Queue) Close() error { return nil }
-
-// AuthFromEnv reads credentials from $PQUEUE_TOKEN, $PQUEUE_USER,
-// $PQUEUE_PASSWORD, $PQUEUE_CREDS, $PQUEUE_TLS_CA, $PQUEUE_TLS_CERT and
-// $PQUEUE_TLS_KEY.
-func AuthFromEnv() Auth {
-	return Auth{
-		Token: os.Getenv("PQUEUE_TOKEN"), User: os.Getenv("PQUEUE_USER"), Password: os.Getenv("PQUEUE_PASSWORD"),
-		Creds: os.Getenv("PQUEUE_CREDS"), TLSCA: os.Getenv("PQUEUE_TLS_CA"),
-		TLSCert: os.Getenv("PQUEUE_TLS_CERT"), TLSKey: os.Getenv("PQUEUE_TLS_KEY"),
-	}
-}

@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 			t.Skip("JetStream accepts an ack from a stale delivery of the same item")
 		}
 		srv := startServer(t, natsserver.Config{})
-		b, err := natsq.Dial(srv.URL(), natsq.Auth{})
+		b, err := natsq.Dial(srv.URL(), queue.Auth{})
 		if err != nil {
 			t.Fatal(err)
 		}

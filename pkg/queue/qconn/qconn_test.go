@@ -48,7 +48,7 @@ func exitCode(err error) int {
 // roundTrip puts and takes one item through the backend f selects.
 func roundTrip(t *testing.T, f qconn.Flags) {
 	t.Helper()
-	b, err := f.Backend()
+	b, err := f.Backend(natsq.Open)
 	if err != nil {
 		t.Fatalf("Backend(%+v): %v", f, err)
 	}
@@ -71,7 +71,7 @@ func roundTrip(t *testing.T, f qconn.Flags) {
 func TestLocalByDefault(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queues")
 	f := qconn.Flags{Dir: dir, Token: "ignored without --url"}
-	b, err := f.Backend()
+	b, err := f.Backend(nil) // local queues need no Dialer
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCredentials(t *testing.T) {
 		{"cert without key", qconn.Flags{URL: tokURL, Token: "right", TLSCert: "c.pem"}, "--tls-cert and --tls-key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := tc.f.Backend()
+			b, err := tc.f.Backend(natsq.Open)
 			if err == nil {
 				b.Close()
 				t.Fatal("Backend succeeded")
@@ -120,12 +120,12 @@ func TestUnreachable(t *testing.T) {
 	url := "nats://" + l.Addr().String()
 	l.Close() // nothing listens there now
 	f := qconn.Flags{URL: url}
-	b, err := f.Backend()
+	b, err := f.Backend(natsq.Open)
 	if err == nil {
 		b.Close()
 		t.Fatal("Backend succeeded with no server")
 	}
-	if exitCode(err) != cli.ExitFail || errors.Is(err, natsq.ErrRefused) {
+	if exitCode(err) != cli.ExitFail || errors.Is(err, queue.ErrRefused) {
 		t.Fatalf("Backend: %v (exit %d), want a plain failure (exit 1)", err, exitCode(err))
 	}
 }
@@ -187,13 +187,13 @@ func TestTLSFlags(t *testing.T) {
 		"no client cert": {URL: url, TLSCA: caFile},
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := f.Backend()
+			b, err := f.Backend(natsq.Open)
 			if err == nil {
 				b.Close()
 				t.Fatal("Backend succeeded")
 			}
-			if !errors.Is(err, natsq.ErrTLS) || exitCode(err) != cli.ExitUsage {
-				t.Fatalf("Backend: %v (exit %d), want %v and exit 2", err, exitCode(err), natsq.ErrTLS)
+			if !errors.Is(err, queue.ErrTLS) || exitCode(err) != cli.ExitUsage {
+				t.Fatalf("Backend: %v (exit %d), want %v and exit 2", err, exitCode(err), queue.ErrTLS)
 			}
 		})
 	}

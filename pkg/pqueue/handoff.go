@@ -1,0 +1,53 @@
+package pqueue
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+)
+
+// companion is the pqueue that links the NATS client, installed with this
+// one: see Main.
+const companion = "pqueue-nats"
+
+// handOff replaces the process with the companion, given the same
+// arguments and environment, when the queues are on a server and this
+// binary cannot reach them (it has no Dialer). It runs before anything is
+// read or written, so the companion gets the call untouched, and the
+// process keeps its PID, so leases held for it or its parent stay right.
+// It returns only on failure, as a usage error (exit 2): like refused
+// credentials, a retry will not fix it, and 1 would read as an answer of
+// get --nowait, empty or full.
+func (g *Globals) handOff(args []string) error {
+	if g.dial != nil || !g.Remote() {
+		return nil
+	}
+	path, err := companionPath()
+	if err == nil {
+		err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	}
+	return cli.Usagef("--url needs %s, installed with pqueue: %v", companion, err)
+}
+
+// companionPath finds the companion next to this executable (where pkit
+// installs it, and where go build -o DIR/ ./cmd/... puts it), else on
+// $PATH.
+func companionPath() (string, error) {
+	where := "on $PATH"
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		if path, err := exec.LookPath(filepath.Join(dir, companion)); err == nil {
+			return path, nil
+		}
+		where = "in " + dir + " nor on $PATH"
+	}
+	path, err := exec.LookPath(companion)
+	if err != nil {
+		return "", fmt.Errorf("not found %s", where)
+	}
+	return path, nil
+}
