@@ -1,6 +1,7 @@
 package pshm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -57,9 +58,32 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		}
 		return nil
 	}
+	return hold(env, holder{
+		what:    "lock " + c.Name,
+		try:     m.TryLock,
+		wait:    m.Lock,
+		release: m.Unlock,
+	}, c.Acquire, c.Owner, c.Timeout, argv)
+}
+
+// holder is what a lock and a semaphore share: a slot taken by an owner,
+// recovered at once from a holder that died, and given back.
+type holder struct {
+	what    string // "lock NAME", for messages
+	slot    string // "a slot " for semaphores, so messages say what was recovered
+	try     func(me shm.Owner) (ok bool, recovered *shm.Owner)
+	wait    func(ctx context.Context, me shm.Owner) (recovered *shm.Owner, err error)
+	release func(me shm.Owner) error
+}
+
+// hold takes h, then returns if acquire (the slot stays with --owner) or runs
+// argv holding it and gives it back. A recovery is reported on stderr and in
+// $PSHM_RECOVERED.
+func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration, argv []string) error {
 	var me shm.Owner
-	if c.Acquire {
-		me, err = ownerOf(c.Owner)
+	var err error
+	if acquire {
+		me, err = ownerOf(owner)
 	} else {
 		me, err = shm.Self()
 	}
@@ -68,25 +92,25 @@ func (c *lockCmd) Run(env *cli.Env) error {
 	}
 	// Uncontended, take it at once: setting up the signal handling and
 	// timer of a wait costs more than the rest of the command.
-	ok, recovered := m.TryLock(me)
+	ok, recovered := h.try(me)
 	if !ok {
-		ctx, done := waitContext(c.Timeout)
-		recovered, err = m.Lock(ctx, me)
+		ctx, done := waitContext(timeout)
+		recovered, err = h.wait(ctx, me)
 		if err := done(err); err != nil {
 			return err
 		}
 	}
 	var extra []string
 	if recovered != nil {
-		fmt.Fprintf(env.Stderr, "pshm: lock %s: recovered from dead holder PID %d\n", c.Name, recovered.PID)
+		fmt.Fprintf(env.Stderr, "pshm: %s: recovered %sfrom dead holder PID %d\n", h.what, h.slot, recovered.PID)
 		extra = append(extra, "PSHM_RECOVERED="+strconv.Itoa(recovered.PID))
 	}
-	if c.Acquire {
+	if acquire {
 		return nil
 	}
 	runErr := runCommand(env, argv, extra...)
-	if err := m.Unlock(me); err != nil {
-		fmt.Fprintf(env.Stderr, "pshm: lock %s: %v\n", c.Name, err)
+	if err := h.release(me); err != nil {
+		fmt.Fprintf(env.Stderr, "pshm: %s: %v\n", h.what, err)
 	}
 	return runErr
 }
@@ -128,36 +152,13 @@ func (c *semCmd) Run(env *cli.Env) error {
 		}
 		return fail(obj.SemRelease(shm.Owner{PID: pid}, true))
 	}
-	var me shm.Owner
-	if c.Acquire {
-		me, err = ownerOf(c.Owner)
-	} else {
-		me, err = shm.Self()
-	}
-	if err != nil {
-		return err
-	}
-	ok, recovered := obj.SemTryAcquire(me)
-	if !ok {
-		ctx, done := waitContext(c.Timeout)
-		recovered, err = obj.SemAcquire(ctx, me)
-		if err := done(err); err != nil {
-			return err
-		}
-	}
-	var extra []string
-	if recovered != nil {
-		fmt.Fprintf(env.Stderr, "pshm: sem %s: recovered a slot from dead holder PID %d\n", c.Name, recovered.PID)
-		extra = append(extra, "PSHM_RECOVERED="+strconv.Itoa(recovered.PID))
-	}
-	if c.Acquire {
-		return nil
-	}
-	runErr := runCommand(env, argv, extra...)
-	if err := obj.SemRelease(me, false); err != nil {
-		fmt.Fprintf(env.Stderr, "pshm: sem %s: %v\n", c.Name, err)
-	}
-	return runErr
+	return hold(env, holder{
+		what:    "sem " + c.Name,
+		slot:    "a slot ",
+		try:     obj.SemTryAcquire,
+		wait:    obj.SemAcquire,
+		release: func(me shm.Owner) error { return obj.SemRelease(me, false) },
+	}, c.Acquire, c.Owner, c.Timeout, argv)
 }
 
 // posixTimeout takes -t/--timeout from after the action (kong passes
