@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -217,34 +216,9 @@ func pollNow(fds []unix.PollFd) ([]int, error) {
 
 var errNoPoller = errors.New("cannot wait in the runtime's poller")
 
-// spare holds the epoll instances of finished waits: closing one (a runtime
-// system call, see above) is left to the next wait, before it blocks, or to
-// the process's exit.
-var spare struct {
-	sync.Mutex
-	files []*os.File
-}
-
-func spareEpoll(f *os.File) {
-	spare.Lock()
-	spare.files = append(spare.files, f)
-	spare.Unlock()
-}
-
-func closeSpares() {
-	spare.Lock()
-	files := spare.files
-	spare.files = nil
-	spare.Unlock()
-	for _, f := range files {
-		f.Close()
-	}
-}
-
 // waitPoller gathers the pidfds in an epoll instance and waits for that to
 // turn readable in the runtime's poller.
 func waitPoller(procs []*Proc, timeout time.Duration) ([]int, error) {
-	closeSpares()
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, errNoPoller
@@ -261,7 +235,7 @@ func waitPoller(procs []*Proc, timeout time.Duration) ([]int, error) {
 		return nil, errNoPoller
 	}
 	f := os.NewFile(uintptr(ep), "pidfds")
-	defer spareEpoll(f)
+	defer f.Close()
 	if timeout > 0 {
 		if err := f.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			return nil, errNoPoller // not in the poller after all
