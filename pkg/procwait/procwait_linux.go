@@ -72,9 +72,10 @@ func rawClose(fd int) error {
 // looked up.
 func (p *Proc) ReadStat() (proc.Stat, error) {
 	if p.stat < 0 {
-		fd, err := unix.Open("/proc/"+strconv.Itoa(p.PID)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		path := "/proc/" + strconv.Itoa(p.PID) + "/stat"
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		for err == unix.EINTR {
-			fd, err = unix.Open("/proc/"+strconv.Itoa(p.PID)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
 		if err != nil {
 			return proc.Stat{}, fmt.Errorf("read process %d: %w", p.PID, err)
@@ -84,7 +85,8 @@ func (p *Proc) ReadStat() (proc.Stat, error) {
 			p.buf = make([]byte, 2048) // a stat line is under 1 KiB
 		}
 	}
-	n, _, errno := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(p.stat), uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), 0, 0, 0)
+	var n uintptr
+	errno := unix.EINTR
 	for errno == unix.EINTR {
 		n, _, errno = unix.RawSyscall6(unix.SYS_PREAD64, uintptr(p.stat), uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), 0, 0, 0)
 	}
