@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +140,48 @@ func FuzzParseDuration(f *testing.F) {
 			t.Fatalf("ParseDuration(%q) = %v, negative", s, d)
 		}
 	})
+}
+
+func TestLinesChunks(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lines := NewLines(r, 2)
+	next := func() ([]string, error) {
+		type res struct {
+			l   []string
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() { l, err := lines.Next(); ch <- res{l, err} }()
+		select {
+		case got := <-ch:
+			return got.l, got.err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Next waits for more input than it needs")
+			return nil, nil
+		}
+	}
+	// What has arrived is returned while the writer is still open.
+	w.WriteString("a\n\n b \n")
+	if got, err := next(); err != nil || strings.Join(got, ",") != "a,b" {
+		t.Errorf("first chunk = %q, %v", got, err)
+	}
+	// At most max lines a chunk; the last line needs no newline.
+	w.WriteString("c\nd\ne\nf")
+	w.Close()
+	for _, want := range []string{"c,d", "e,f"} {
+		if got, err := next(); err != nil || strings.Join(got, ",") != want {
+			t.Errorf("chunk = %q, %v; want %s", got, err, want)
+		}
+	}
+	if got, err := next(); err != io.EOF || got != nil {
+		t.Errorf("at the end: %q, %v", got, err)
+	}
+	long := NewLines(strings.NewReader(strings.Repeat("x", maxLine+1)+"\n"), 10)
+	if _, err := long.Next(); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("over-long line: %v", err)
+	}
 }

@@ -2,10 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 )
+
+// maxLine bounds one line of arguments read from stdin.
+const maxLine = 1 << 20
 
 // ArgsOrStdin returns args, or, when there are none and stdin is a pipe or
 // a regular file, the non-empty lines of stdin (trimmed). A terminal or
@@ -14,18 +19,75 @@ func ArgsOrStdin(args []string, stdin *os.File) ([]string, error) {
 	if len(args) > 0 || !StdinHasData(stdin) {
 		return args, nil
 	}
+	lines := NewLines(stdin, 1<<16)
 	var out []string
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" {
-			out = append(out, line)
+	for {
+		chunk, err := lines.Next()
+		out = append(out, chunk...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read stdin: %w", err)
+}
+
+// Lines reads the non-empty, trimmed lines of a stream in chunks, so that
+// a tool fed by a long-running producer acts on what has arrived instead
+// of waiting for the end of its input.
+type Lines struct {
+	br  *bufio.Reader
+	max int
+}
+
+// NewLines reads r; a chunk holds at most max lines.
+func NewLines(r io.Reader, max int) *Lines {
+	return &Lines{br: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// Next returns the next chunk: up to max lines, fewer when nothing more
+// is ready to read without waiting. At the end of the input it returns
+// the last lines, then nil and io.EOF.
+func (l *Lines) Next() ([]string, error) {
+	var out []string
+	for len(out) < l.max {
+		line, err := l.readLine()
+		if s := string(bytes.TrimSpace(line)); s != "" {
+			out = append(out, s)
+		}
+		if err == io.EOF && len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if len(out) > 0 && l.br.Buffered() == 0 {
+			break
+		}
 	}
 	return out, nil
+}
+
+// readLine returns one line (with its newline, if any); io.EOF comes
+// with the last, unterminated part.
+func (l *Lines) readLine() ([]byte, error) {
+	line, err := l.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
+			line, err = l.br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		if len(long) > maxLine {
+			return nil, fmt.Errorf("read stdin: a line is longer than %d bytes", maxLine)
+		}
+		line = long
+	}
+	if err != nil && err != io.EOF {
+		return line, fmt.Errorf("read stdin: %w", err)
+	}
+	return line, err
 }
 
 // StdinHasData reports whether f is a pipe, socket or regular file (rather

@@ -6,28 +6,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
 )
 
-// leaseIDs returns the IDs given, or read from stdin (one a line; a line
-// may be a whole "ID<TAB>ITEM" line of get --lease).
-func leaseIDs(args []string, env *cli.Env) ([]string, error) {
-	ids, err := cli.ArgsOrStdin(args, env.Stdin)
-	if err != nil {
-		return nil, err
+// leaseChunk bounds the IDs read from stdin that one operation settles:
+// done fed by get --lease settles what has arrived while get is still
+// writing, in batches that keep a remote queue's round trips few.
+const leaseChunk = 4096
+
+// leaseID is the ID of an argument or stdin line, which may be a whole
+// "ID<TAB>ITEM" line of get --lease.
+func leaseID(s string) string {
+	if tab := strings.IndexByte(s, '\t'); tab >= 0 {
+		return s[:tab]
 	}
-	if len(ids) == 0 {
-		return nil, cli.Usagef("no lease IDs: give ID arguments or pipe them to stdin")
-	}
-	for i, id := range ids {
-		if tab := strings.IndexByte(id, '\t'); tab >= 0 {
-			ids[i] = id[:tab]
-		}
-	}
-	return ids, nil
+	return s
 }
 
 // DoneCmd is `pqueue done`.
@@ -75,12 +72,20 @@ func (c *TouchCmd) Run(g *Globals, env *cli.Env) error {
 	})
 }
 
-// onLeases opens queue name and runs op on the lease IDs of args (or
-// stdin): done, nack and touch differ only in op.
+// onLeases opens queue name and runs op on the lease IDs of args, or of
+// stdin chunk by chunk: done, nack and touch differ only in op. A failed
+// chunk does not stop the ones after it; the errors are reported together.
 func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx context.Context, q queue.Queue, ids []string) error) error {
-	ids, err := leaseIDs(args, env)
-	if err != nil {
-		return err
+	next := func() ([]string, error) { return args, io.EOF }
+	if len(args) == 0 && cli.StdinHasData(env.Stdin) {
+		next = cli.NewLines(env.Stdin, leaseChunk).Next
+	}
+	ids, readErr := next()
+	if len(ids) == 0 {
+		if readErr != nil && readErr != io.EOF {
+			return readErr
+		}
+		return cli.Usagef("no lease IDs: give ID arguments or pipe them to stdin")
 	}
 	ctx := context.Background()
 	b, q, err := g.openQueue(ctx, name, false)
@@ -89,7 +94,21 @@ func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx 
 	}
 	defer b.Close()
 	defer q.Close()
-	return queueError(op(ctx, q, ids), 0)
+	var errs []error
+	for len(ids) > 0 {
+		for i, id := range ids {
+			ids[i] = leaseID(id)
+		}
+		errs = append(errs, op(ctx, q, ids))
+		if readErr != nil {
+			break
+		}
+		ids, readErr = next()
+	}
+	if readErr != io.EOF {
+		errs = append(errs, readErr)
+	}
+	return queueError(errors.Join(errs...), 0)
 }
 
 // eachLease applies op to every ID, so that one unknown lease does not

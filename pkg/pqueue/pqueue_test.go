@@ -76,11 +76,11 @@ func TestSubstitute(t *testing.T) {
 	}
 }
 
-func TestLeaseIDsFromStdinLines(t *testing.T) {
-	env := &cli.Env{}
-	ids, err := leaseIDs([]string{"1.1.0\titem one", "2.3.4"}, env)
-	if err != nil || !slices.Equal(ids, []string{"1.1.0", "2.3.4"}) {
-		t.Errorf("leaseIDs = %q, %v", ids, err)
+func TestLeaseIDOfGetLine(t *testing.T) {
+	for line, want := range map[string]string{"1.1.0\titem one": "1.1.0", "2.3.4": "2.3.4"} {
+		if got := leaseID(line); got != want {
+			t.Errorf("leaseID(%q) = %q, want %q", line, got, want)
+		}
 	}
 }
 
