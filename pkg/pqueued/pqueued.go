@@ -26,9 +26,9 @@ func Command() *cli.Command {
 type grammar struct {
 	Listen     string   `help:"Address to listen on (HOST:PORT; port 0 picks a free one)." default:"127.0.0.1:4222" placeholder:"ADDR"`
 	Store      string   `help:"Directory of the queues' store (default: pqueued under the runtime directory)." type:"path" placeholder:"DIR"`
-	Token      string   `help:"Require this client token ($$PQUEUE_TOKEN)." env:"PQUEUE_TOKEN" placeholder:"T"`
+	Token      string   `help:"Require this client token." env:"PQUEUE_TOKEN" placeholder:"T"`
 	User       string   `help:"Require this user (with --password)." placeholder:"U"`
-	Password   string   `help:"Password of --user ($$PQUEUE_PASSWORD)." env:"PQUEUE_PASSWORD" placeholder:"P"`
+	Password   string   `help:"Password of --user." env:"PQUEUE_PASSWORD" placeholder:"P"`
 	TLSCert    string   `name:"tls-cert" help:"Serve TLS with this certificate (PEM)." type:"path" placeholder:"FILE"`
 	TLSKey     string   `name:"tls-key" help:"Private key of --tls-cert (PEM)." type:"path" placeholder:"FILE"`
 	TLSCA      string   `name:"tls-ca" help:"Require client certificates signed by this CA (PEM)." type:"path" placeholder:"FILE"`
