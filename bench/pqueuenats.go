@@ -27,7 +27,7 @@ var pqueueNatsSuite = Suite{
 }
 
 // natsItems is the item count of one streaming run.
-const natsItems = 20000
+const natsItems = 100000
 
 func benchPqueueNats(b *Bench) error {
 	srv, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:0", StoreDir: b.TempDir()})
@@ -50,7 +50,7 @@ func benchPqueueNats(b *Bench) error {
 	}
 	pqueue := filepath.Join(bin, "pqueue")
 
-	var pkPut, pkGet, cliPut, cliGet, rawPut, rawAsyncPut, rawProcPut, rawProcAsyncPut, rawGetEach, rawGetBatch, rawGetSent []float64
+	var pkPut, pkGet, cliPut, cliGet, rawPut, rawAsyncPut, rawProcPut, rawProcAsyncPut, rawGetEach, rawGetBatch, rawGetSent, rawGetDrained []float64
 	for run := 0; run < b.Runs; run++ {
 		put, get, err := streamPkit(ctx, srv.URL(), fmt.Sprintf("pk%d", run), item)
 		if err != nil {
@@ -85,12 +85,16 @@ func benchPqueueNats(b *Bench) error {
 			return err
 		}
 		rawGetBatch = append(rawGetBatch, get)
+		if _, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWD%d", run), item, true, ackDrained); err != nil {
+			return err
+		}
+		rawGetDrained = append(rawGetDrained, get)
 	}
 	ratio := func(a, b []float64, of string) string {
 		return fmt.Sprintf("%.0f%% of %s", 100*Median(a)/Median(b), of)
 	}
 	ratios := func(a []float64) string {
-		return ratio(a, rawGetSent, "raw Ack") + ", " + ratio(a, rawGetBatch, "raw Ack+last DoubleAck")
+		return ratio(a, rawGetSent, "raw Ack") + ", " + ratio(a, rawGetDrained, "raw Ack until applied") + ", " + ratio(a, rawGetBatch, "raw Ack+last DoubleAck")
 	}
 	b.Report(fmt.Sprintf("pqueue over JetStream vs raw JetStream client (%d items of 16 B, one connection)", natsItems),
 		Row{Name: "pqueue put (natsq)", Samples: pkPut, Unit: "items/s", Note: ratio(pkPut, rawAsyncPut, "raw PublishAsync")},
@@ -102,6 +106,7 @@ func benchPqueueNats(b *Bench) error {
 		Row{Name: "pqueue get+done (natsq, batches of 100)", Samples: pkGet, Unit: "items/s", Note: ratios(pkGet)},
 		Row{Name: "pqueue get -n N --lease | pqueue done (CLI)", Samples: cliGet, Unit: "items/s", Note: ratios(cliGet)},
 		Row{Name: "raw Fetch(100)+Ack, one Flush at the end", Samples: rawGetSent, Unit: "items/s", Note: "acks received, not known applied"},
+		Row{Name: "raw Fetch(100)+Ack, until the stream is empty", Samples: rawGetDrained, Unit: "items/s", Note: "all applied: the items are gone"},
 		Row{Name: "raw Fetch(100)+Ack, DoubleAck of the last", Samples: rawGetBatch, Unit: "items/s", Note: "all known applied, as pqueue done"},
 		Row{Name: "raw Fetch(100)+DoubleAck", Samples: rawGetEach, Unit: "items/s", Note: "each known applied"},
 	)
@@ -184,8 +189,13 @@ func streamCLI(b *Bench, pqueue, url, name string, item []byte) (float64, float6
 	if err != nil {
 		return 0, 0, err
 	}
-	get, err := sh(`"$1" get -n "$4" --lease 1m "$2" | "$1" done "$2" && [ "$("$1" size "$2")" = 0 ]`)
+	get, err := sh(`"$1" get -n "$4" --lease 1m "$2" | "$1" done "$2"`)
 	if err != nil {
+		return 0, 0, err
+	}
+	// Checked after the clock stopped: pqueue done has exited 0, so every
+	// item must be gone.
+	if _, err := sh(`[ "$("$1" size "$2")" = 0 ]`); err != nil {
 		return 0, 0, err
 	}
 	return put, get, pq("rm", name)
@@ -271,9 +281,10 @@ func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string,
 type rawAcks int
 
 const (
-	ackEach  rawAcks = iota // DoubleAck of each message: each known applied
-	ackBatch                // Ack, and DoubleAck of a batch's last: all known applied, as pqueue done
-	ackSent                 // Ack, one Flush at the end: acks received, not known applied
+	ackEach    rawAcks = iota // DoubleAck of each message: each known applied
+	ackBatch                  // Ack, and DoubleAck of a batch's last: all known applied, as pqueue done
+	ackSent                   // Ack, one Flush at the end: acks received, not known applied
+	ackDrained                // Ack, clock stopped once the stream is empty: all applied
 )
 
 // streamRaw does the same with the plain JetStream client: the careful
@@ -345,6 +356,16 @@ func streamRaw(ctx context.Context, url, name string, item []byte, async bool, a
 	}
 	if err := nc.Flush(); err != nil {
 		return 0, 0, err
+	}
+	for acks == ackDrained {
+		si, err := st.Info(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		if si.State.Msgs == 0 {
+			break
+		}
+		time.Sleep(200 * time.Microsecond)
 	}
 	return put, natsItems / time.Since(start).Seconds(), js.DeleteStream(ctx, name)
 }
