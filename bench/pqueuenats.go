@@ -50,7 +50,7 @@ func benchPqueueNats(b *Bench) error {
 	}
 	pqueue := filepath.Join(bin, "pqueue")
 
-	var pkPut, pkGet, cliPut, cliGet, rawPut, rawAsyncPut, rawProcPut, rawProcAsyncPut, rawGetEach, rawGetBatch, rawGetSent, rawGetDrained []float64
+	var pkPut, pkGet, cliPut, cliGet, rawPut, rawAsyncPut, rawProcPut, rawProcAsyncPut, rawGetEach, rawGetBatch, rawGetSent, rawGetDrained, rawProcGet []float64
 	for run := 0; run < b.Runs; run++ {
 		put, get, err := streamPkit(ctx, srv.URL(), fmt.Sprintf("pk%d", run), item)
 		if err != nil {
@@ -71,6 +71,11 @@ func benchPqueueNats(b *Bench) error {
 			return err
 		}
 		rawProcAsyncPut = append(rawProcAsyncPut, put)
+		get, err = streamRawProcessGet(ctx, rawjspub, srv.URL(), fmt.Sprintf("RAWPG%d", run), item)
+		if err != nil {
+			return err
+		}
+		rawProcGet = append(rawProcGet, get)
 		put, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAW%d", run), item, false, ackEach)
 		if err != nil {
 			return err
@@ -104,7 +109,8 @@ func benchPqueueNats(b *Bench) error {
 		Row{Name: "raw client process, PublishAsync < file", Samples: rawProcAsyncPut, Unit: "items/s"},
 		Row{Name: "raw client process, js.Publish < file", Samples: rawProcPut, Unit: "items/s"},
 		Row{Name: "pqueue get+done (natsq, batches of 100)", Samples: pkGet, Unit: "items/s", Note: ratios(pkGet)},
-		Row{Name: "pqueue get -n N --lease | pqueue done (CLI)", Samples: cliGet, Unit: "items/s", Note: ratios(cliGet)},
+		Row{Name: "pqueue get -n N --lease | pqueue done (CLI)", Samples: cliGet, Unit: "items/s", Note: ratio(cliGet, rawProcGet, "raw client process") + "; " + ratios(cliGet)},
+		Row{Name: "raw client process, Fetch(100)+Ack", Samples: rawProcGet, Unit: "items/s", Note: "acks sent, not known applied"},
 		Row{Name: "raw Fetch(100)+Ack, one Flush at the end", Samples: rawGetSent, Unit: "items/s", Note: "acks received, not known applied"},
 		Row{Name: "raw Fetch(100)+Ack, until the stream is empty", Samples: rawGetDrained, Unit: "items/s", Note: "all applied: the items are gone"},
 		Row{Name: "raw Fetch(100)+Ack, DoubleAck of the last", Samples: rawGetBatch, Unit: "items/s", Note: "all known applied, as pqueue done"},
@@ -274,6 +280,56 @@ func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string,
 		return 0, fmt.Errorf("rawjspub: %v: %s", err, out)
 	}
 	rate := natsItems / time.Since(start).Seconds()
+	return rate, js.DeleteStream(ctx, name)
+}
+
+// streamRawProcessGet takes natsItems with the raw client in a process of
+// its own (fetch 100, ack each, flush, exit), as streamCLI's get | done
+// does with pqueue, and returns items/s. The items are put beforehand;
+// once the clock has stopped, the stream must drain (the acks were right).
+func streamRawProcessGet(ctx context.Context, rawjspub, url, name string, item []byte) (float64, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
+		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1}); err != nil {
+		return 0, err
+	}
+	for i := 0; i < natsItems; i++ {
+		if _, err := js.PublishAsync("raw."+name, item, jetstream.WithStallWait(30*time.Second)); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		return 0, fmt.Errorf("%d publishes not acknowledged", js.PublishAsyncPending())
+	}
+	cmd := exec.Command(rawjspub, "-get", strconv.Itoa(natsItems), url, name)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("rawjspub -get: %v: %s", err, out)
+	}
+	rate := natsItems / time.Since(start).Seconds()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		si, err := st.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if si.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("raw get: %d items still in the stream 30 s after its acks", si.State.Msgs)
+		}
+	}
 	return rate, js.DeleteStream(ctx, name)
 }
 

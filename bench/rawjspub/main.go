@@ -3,9 +3,13 @@
 // does to put items (connect, publish each and wait for the stream's
 // acknowledgement, exit). With -async, lines of stdin are published
 // without waiting for each acknowledgement, and it exits once all came.
+// With -get N it takes N items instead, as a raw worker does: fetch
+// batches of 100 from the stream's durable consumer "w", ack each item,
+// flush the connection and exit (the acks sent, not known applied).
 //
 //	rawjspub URL SUBJECT ITEM...
 //	rawjspub [-async] URL SUBJECT < LINES
+//	rawjspub -get N URL STREAM
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 
 func main() {
 	async := flag.Bool("async", false, "publish stdin's lines asynchronously")
+	get := flag.Int("get", 0, "take `N` items from the stream's consumer w instead")
 	flag.Parse()
 	if flag.NArg() < 2 {
 		fmt.Fprintln(os.Stderr, "usage: rawjspub [-async] URL SUBJECT [ITEM...]")
@@ -40,6 +45,10 @@ func main() {
 	}))
 	if err != nil {
 		fail(nc, err)
+	}
+	if *get > 0 {
+		take(nc, js, subj, *get)
+		return
 	}
 	publish := func(item []byte) {
 		if _, err := js.Publish(context.Background(), subj, item); err != nil {
@@ -73,6 +82,33 @@ func main() {
 		if err := asyncErr.Load(); err != nil {
 			fail(nc, *err)
 		}
+	}
+}
+
+// take fetches n items of stream's consumer w, 100 at a time, and acks
+// each.
+func take(nc *nats.Conn, js jetstream.JetStream, stream string, n int) {
+	cons, err := js.Consumer(context.Background(), stream, "w")
+	if err != nil {
+		fail(nc, err)
+	}
+	for got := 0; got < n; {
+		batch, err := cons.FetchNoWait(100)
+		if err != nil {
+			fail(nc, err)
+		}
+		for m := range batch.Messages() {
+			if err := m.Ack(); err != nil {
+				fail(nc, err)
+			}
+			got++
+		}
+		if err := batch.Error(); err != nil {
+			fail(nc, err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		fail(nc, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
@@ -94,16 +95,50 @@ func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx 
 	}
 	defer b.Close()
 	defer q.Close()
-	var errs []error
+	// Two chunks are settled at once, so that a remote queue has the next
+	// batch while it confirms one. A chunk that repeats an ID of the chunk
+	// before waits for it, so that the repeat finds the lease gone, as one
+	// call after the other would.
+	type result struct{ err error }
+	var (
+		results []*result
+		wg      sync.WaitGroup
+		prev    map[string]bool // the IDs of the chunk before
+		// Closed when the chunk before the last, and the last, are
+		// settled; none is closed from the start.
+		none                 = make(chan struct{})
+		beforeDone, lastDone = none, none
+	)
+	close(none)
 	for len(ids) > 0 {
+		cur := make(map[string]bool, len(ids))
 		for i, id := range ids {
 			ids[i] = leaseID(id)
+			cur[ids[i]] = true
 		}
-		errs = append(errs, op(ctx, q, ids))
+		<-beforeDone
+		for id := range cur {
+			if prev[id] {
+				<-lastDone
+				break
+			}
+		}
+		r, chunk, done := &result{}, ids, make(chan struct{})
+		results = append(results, r)
+		wg.Go(func() {
+			defer close(done)
+			r.err = op(ctx, q, chunk)
+		})
+		prev, beforeDone, lastDone = cur, lastDone, done
 		if readErr != nil {
 			break
 		}
 		ids, readErr = next()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		errs = append(errs, r.err)
 	}
 	if readErr != io.EOF {
 		errs = append(errs, readErr)

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
+	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
 func drain(t *testing.T, q queue.Queue) []string {
@@ -94,5 +97,72 @@ func TestItemJSON(t *testing.T) {
 	want := `{"id":"1.2.0","item_base64":"Y2Fm6Q==","deliveries":2}` + "\n" + `{"item":"say \"hi\"","deliveries":1}` + "\n"
 	if buf.String() != want {
 		t.Errorf("got %s want %s", buf.String(), want)
+	}
+}
+
+// TestOnLeasesOverlap: stdin chunks are settled two at a time, except that
+// a chunk repeating an ID of the one before waits for it.
+func TestOnLeasesOverlap(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := local.New(dir, local.Options{}).Create(context.Background(), "q", queue.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	type call struct {
+		ids     []string
+		release chan struct{}
+	}
+	started := make(chan call)
+	op := func(_ context.Context, _ queue.Queue, ids []string) error {
+		c := call{slices.Clone(ids), make(chan struct{})}
+		started <- c
+		<-c.release
+		return nil
+	}
+	ret := make(chan error, 1)
+	go func() {
+		ret <- onLeases(&Globals{Flags: qconn.Flags{Dir: dir}}, &cli.Env{Name: "pqueue", Stdin: r}, "q", nil, op)
+	}()
+	wait := func(want string) call {
+		t.Helper()
+		select {
+		case c := <-started:
+			if strings.Join(c.ids, ",") != want {
+				t.Fatalf("chunk %q started, want %s", c.ids, want)
+			}
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("chunk %s not started", want)
+			return call{}
+		}
+	}
+	quiet := func() {
+		t.Helper()
+		select {
+		case c := <-started:
+			t.Fatalf("chunk %q started too early", c.ids)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	w.WriteString("a\n")
+	a1 := wait("a")
+	w.WriteString("b\n") // settled while a is
+	b := wait("b")
+	w.WriteString("a\n") // a third chunk waits for the first
+	quiet()
+	close(a1.release)
+	a2 := wait("a")
+	w.WriteString("a\n") // repeats the chunk before: waits for it too
+	close(b.release)
+	quiet()
+	close(a2.release)
+	close(wait("a").release)
+	w.Close()
+	if err := <-ret; err != nil {
+		t.Fatal(err)
 	}
 }
