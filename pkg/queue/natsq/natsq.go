@@ -393,6 +393,11 @@ func (q *Queue) putPipelined(ctx context.Context, items [][]byte, noWait bool) (
 // await waits for a publish's acknowledgement, at most pubWait if timer is
 // set.
 func await(ctx context.Context, f jetstream.PubAckFuture, timer *time.Timer) error {
+	select {
+	case <-f.Ok(): // usually, once the window is full: no timer to reset
+		return nil
+	default:
+	}
 	var expire <-chan time.Time
 	if timer != nil {
 		timer.Reset(pubWait)
