@@ -11,21 +11,26 @@ import (
 // may link them (gopsutil: ~8x slower than /proc; nats-server: ~3 ms per
 // start; the nats.go client, with the net/http, crypto/tls, ... it pulls
 // in: ~4.5 ms per start, as a local pqueue call took 14.5 ms with it and
-// 9.9 ms without).
+// 9.9 ms without; the completion code, only pkit-complete's: ~0.6 ms).
 const (
 	gopsutil   = "github.com/shirou/gopsutil"
 	natsServer = "github.com/nats-io/nats-server"
 	natsClient = "github.com/nats-io/nats.go"
+	completion = "github.com/jotaen/kong-completion"
+	predictors = "github.com/posener/complete"
 )
 
 // lean maps the binaries that guard their startup cost to the packages
 // they must not link.
 var lean = map[string][]string{
-	"pjoin":       {gopsutil, natsServer, natsClient},
-	"pqueue":      {gopsutil, natsServer, natsClient},
-	"pqueue-nats": {gopsutil, natsServer}, // pqueue with --url
-	"pshm":        {gopsutil, natsServer, natsClient},
-	"pspawn":      {gopsutil, natsServer, natsClient},
+	"pjoin":       {gopsutil, natsServer, natsClient, completion, predictors},
+	"ppool":       {gopsutil, completion, predictors},
+	"pqueue":      {gopsutil, natsServer, natsClient, completion, predictors},
+	"pqueue-nats": {gopsutil, natsServer, completion, predictors}, // pqueue with --url
+	"pqueued":     {gopsutil, completion, predictors},
+	"pshm":        {gopsutil, natsServer, natsClient, completion, predictors},
+	"pspawn":      {gopsutil, natsServer, natsClient, completion, predictors},
+	"ptree":       {gopsutil, natsServer, natsClient, completion, predictors},
 }
 
 // TestImportSets guards the lean binaries' startup cost.

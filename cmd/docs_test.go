@@ -8,12 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/alecthomas/kong"
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/complete"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -33,9 +35,9 @@ func TestManPages(t *testing.T) {
 	sections := []string{"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"}
 	for _, tl := range tools {
 		t.Run(tl.name, func(t *testing.T) {
-			if user, ok := helpers[tl.name]; ok {
-				if !strings.Contains(readFile(t, filepath.Join(repoRoot, "man", user+".1")), tl.name) {
-					t.Errorf("man/%s.1 does not mention %s, which %s runs", user, tl.name, user)
+			if page, ok := helpers[tl.name]; ok {
+				if !strings.Contains(readFile(t, filepath.Join(repoRoot, "man", page)), tl.name) {
+					t.Errorf("man/%s does not mention %s", page, tl.name)
 				}
 				return
 			}
@@ -100,17 +102,24 @@ func flagsOf(t *testing.T, tl tool) []*kong.Flag {
 }
 
 // TestCompletions checks that each tool but the helpers has bash, zsh and
-// fish completion files and that the binary completes every one of its
-// long flags.
+// fish completion files that ask pkit-complete, and that pkit-complete
+// completes every one of the tool's long flags in every command.
 func TestCompletions(t *testing.T) {
 	dir := t.TempDir()
+	var typed []string
+	for _, c := range complete.Tools() {
+		typed = append(typed, c.Name)
+	}
 	for _, tl := range tools {
 		if _, ok := helpers[tl.name]; ok {
 			continue
 		}
+		if !slices.Contains(typed, tl.name) {
+			t.Errorf("pkit-complete does not complete %s (complete.Tools)", tl.name)
+		}
 		for _, f := range []string{"bash/" + tl.name, "zsh/_" + tl.name, "fish/" + tl.name + ".fish"} {
-			if body := readFile(t, filepath.Join(repoRoot, "completions", f)); !strings.Contains(body, tl.name) {
-				t.Errorf("completions/%s does not mention %s", f, tl.name)
+			if body := readFile(t, filepath.Join(repoRoot, "completions", f)); !strings.Contains(body, "pkit-complete "+tl.name) {
+				t.Errorf("completions/%s does not call pkit-complete %s", f, tl.name)
 			}
 		}
 		p, err := cli.Parser(tl.command(), io.Discard, io.Discard)
@@ -121,7 +130,7 @@ func TestCompletions(t *testing.T) {
 		var walk func(n *kong.Node, path string)
 		walk = func(n *kong.Node, path string) {
 			line := strings.Join(strings.Fields(tl.name+" "+path+" --"), " ")
-			fmt.Fprintf(&script, "env 'COMP_LINE=%s'\nexec %s\n", line, tl.name)
+			fmt.Fprintf(&script, "env 'COMP_LINE=%s'\nexec pkit-complete %s\n", line, tl.name)
 			for _, f := range n.Flags {
 				if !f.Hidden {
 					fmt.Fprintf(&script, "stdout '^--%s$'\n", regexp.QuoteMeta(f.Name))

@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/complete"
 	"github.com/pkit-sh/pkit/pkg/pjoin"
 	"github.com/pkit-sh/pkit/pkg/ppool"
 	"github.com/pkit-sh/pkit/pkg/pqueue"
@@ -29,10 +30,11 @@ var tools = []tool{
 	{"pjoin", pjoin.Main, pjoin.Command},
 	{"ppool", ppool.Main, ppool.Command},
 	{"pqueued", pqueued.Main, pqueued.Command},
+	{"pkit-complete", complete.Main, complete.Command},
 	// TOOLS: one line per binary, keep this marker last
 }
 
-// helpers are the binaries that a tool runs and users never type (the
-// tool's name is the value): the tool's page documents them, and they
-// have no page or completions of their own.
-var helpers = map[string]string{"pqueue-nats": "pqueue"}
+// helpers are the binaries that users never type: a tool runs pqueue-nats,
+// the completion scripts run pkit-complete. The page named by the value
+// documents each; they have no page or completions of their own.
+var helpers = map[string]string{"pqueue-nats": "pqueue.1", "pkit-complete": "pkit.7"}

@@ -1,8 +1,8 @@
-# fish completion for pjoin (pkit): the binary answers via COMP_LINE.
+# fish completion for pjoin (pkit): pkit-complete answers from pjoin's grammar.
 function __complete_pjoin
     set -lx COMP_LINE (commandline -cp)
     test -z (commandline -ct)
     and set COMP_LINE "$COMP_LINE "
-    command pjoin
+    command pkit-complete pjoin
 end
 complete -c pjoin -a "(__complete_pjoin)"

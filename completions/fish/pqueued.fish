@@ -1,8 +1,8 @@
-# fish completion for pqueued (pkit): the binary answers via COMP_LINE.
+# fish completion for pqueued (pkit): pkit-complete answers from pqueued's grammar.
 function __complete_pqueued
     set -lx COMP_LINE (commandline -cp)
     test -z (commandline -ct)
     and set COMP_LINE "$COMP_LINE "
-    command pqueued
+    command pkit-complete pqueued
 end
 complete -c pqueued -a "(__complete_pqueued)"

@@ -1,8 +1,8 @@
-# fish completion for pspawn (pkit): the binary answers via COMP_LINE.
+# fish completion for pspawn (pkit): pkit-complete answers from pspawn's grammar.
 function __complete_pspawn
     set -lx COMP_LINE (commandline -cp)
     test -z (commandline -ct)
     and set COMP_LINE "$COMP_LINE "
-    command pspawn
+    command pkit-complete pspawn
 end
 complete -c pspawn -a "(__complete_pspawn)"

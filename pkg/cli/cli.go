@@ -11,8 +11,6 @@ import (
 	"runtime/debug"
 
 	"github.com/alecthomas/kong"
-	kongcompletion "github.com/jotaen/kong-completion"
-	"github.com/posener/complete"
 )
 
 // Version is set at link time by goreleaser (-X); otherwise it comes from
@@ -74,9 +72,6 @@ func Run(cmd *Command, args []string) (status int) {
 		fmt.Fprintf(env.Stderr, "%s: internal error: %v\n", cmd.Name, err)
 		return ExitFail
 	}
-	kongcompletion.Register(parser,
-		kongcompletion.WithPredictor("file", complete.PredictFiles("*")),
-		kongcompletion.WithExitFunc(func(code int) { panic(exitRequest(code)) }))
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n%s: run '%s --help' for usage\n", cmd.Name, err, cmd.Name, cmd.Name)
