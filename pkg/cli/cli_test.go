@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +186,42 @@ func TestLinesChunks(t *testing.T) {
 	if _, err := long.Next(); err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Errorf("over-long line: %v", err)
 	}
+}
+
+// FuzzLines: whatever the input and chunk size, the chunks together are
+// the input's non-empty lines, trimmed, in order, none longer than a line
+// may be.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte("a\n\n b \nc"), 2)
+	f.Add([]byte("\r\n\t\n"), 1)
+	f.Add([]byte(strings.Repeat("x", 70000)+"\ny"), 3)
+	f.Fuzz(func(t *testing.T, in []byte, max int) {
+		if max < 1 || max > 1000 {
+			return
+		}
+		var want []string
+		for _, line := range strings.Split(string(in), "\n") {
+			if s := strings.TrimSpace(line); s != "" {
+				want = append(want, s)
+			}
+		}
+		var got []string
+		lines := NewLines(bytes.NewReader(in), max)
+		for {
+			chunk, err := lines.Next()
+			if len(chunk) > max {
+				t.Fatalf("chunk of %d lines, max %d", len(chunk), max)
+			}
+			got = append(got, chunk...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Next: %v", err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("lines = %q, want %q", got, want)
+		}
+	})
 }
