@@ -51,49 +51,63 @@ func benchPqueueNats(b *Bench) error {
 	pqueue := filepath.Join(bin, "pqueue")
 
 	var pkPut, pkGet, cliPut, cliGet, rawPut, rawAsyncPut, rawProcPut, rawProcAsyncPut, rawGetEach, rawGetBatch, rawGetSent, rawGetDrained, rawProcGet []float64
+	rawjspub := filepath.Join(bin, "rawjspub")
+	// Each case runs once a run; every run starts one case further on, so
+	// that no case always follows the same one (the server may still be
+	// busy with what the case before left, a stream being deleted, say).
+	cases := []func(run int) error{
+		func(run int) error {
+			put, get, err := streamPkit(ctx, srv.URL(), fmt.Sprintf("pk%d", run), item)
+			pkPut, pkGet = append(pkPut, put), append(pkGet, get)
+			return err
+		},
+		func(run int) error {
+			put, get, err := streamCLI(b, pqueue, srv.URL(), fmt.Sprintf("cli%d", run), item)
+			cliPut, cliGet = append(cliPut, put), append(cliGet, get)
+			return err
+		},
+		func(run int) error {
+			put, err := streamRawProcess(ctx, b, rawjspub, srv.URL(), fmt.Sprintf("RAWP%d", run), item, false)
+			rawProcPut = append(rawProcPut, put)
+			return err
+		},
+		func(run int) error {
+			put, err := streamRawProcess(ctx, b, rawjspub, srv.URL(), fmt.Sprintf("RAWPA%d", run), item, true)
+			rawProcAsyncPut = append(rawProcAsyncPut, put)
+			return err
+		},
+		func(run int) error {
+			get, err := streamRawProcessGet(ctx, rawjspub, srv.URL(), fmt.Sprintf("RAWPG%d", run), item)
+			rawProcGet = append(rawProcGet, get)
+			return err
+		},
+		func(run int) error {
+			put, get, err := streamRaw(ctx, srv.URL(), fmt.Sprintf("RAW%d", run), item, false, ackEach)
+			rawPut, rawGetEach = append(rawPut, put), append(rawGetEach, get)
+			return err
+		},
+		func(run int) error {
+			put, get, err := streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWF%d", run), item, true, ackSent)
+			rawAsyncPut, rawGetSent = append(rawAsyncPut, put), append(rawGetSent, get)
+			return err
+		},
+		func(run int) error {
+			_, get, err := streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWB%d", run), item, true, ackBatch)
+			rawGetBatch = append(rawGetBatch, get)
+			return err
+		},
+		func(run int) error {
+			_, get, err := streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWD%d", run), item, true, ackDrained)
+			rawGetDrained = append(rawGetDrained, get)
+			return err
+		},
+	}
 	for run := 0; run < b.Runs; run++ {
-		put, get, err := streamPkit(ctx, srv.URL(), fmt.Sprintf("pk%d", run), item)
-		if err != nil {
-			return err
+		for i := range cases {
+			if err := cases[(i+run)%len(cases)](run); err != nil {
+				return err
+			}
 		}
-		pkPut, pkGet = append(pkPut, put), append(pkGet, get)
-		put, get, err = streamCLI(b, pqueue, srv.URL(), fmt.Sprintf("cli%d", run), item)
-		if err != nil {
-			return err
-		}
-		cliPut, cliGet = append(cliPut, put), append(cliGet, get)
-		rawjspub := filepath.Join(bin, "rawjspub")
-		if put, err = streamRawProcess(ctx, b, rawjspub, srv.URL(), fmt.Sprintf("RAWP%d", run), item, false); err != nil {
-			return err
-		}
-		rawProcPut = append(rawProcPut, put)
-		if put, err = streamRawProcess(ctx, b, rawjspub, srv.URL(), fmt.Sprintf("RAWPA%d", run), item, true); err != nil {
-			return err
-		}
-		rawProcAsyncPut = append(rawProcAsyncPut, put)
-		get, err = streamRawProcessGet(ctx, rawjspub, srv.URL(), fmt.Sprintf("RAWPG%d", run), item)
-		if err != nil {
-			return err
-		}
-		rawProcGet = append(rawProcGet, get)
-		put, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAW%d", run), item, false, ackEach)
-		if err != nil {
-			return err
-		}
-		rawPut, rawGetEach = append(rawPut, put), append(rawGetEach, get)
-		put, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWF%d", run), item, true, ackSent)
-		if err != nil {
-			return err
-		}
-		rawAsyncPut, rawGetSent = append(rawAsyncPut, put), append(rawGetSent, get)
-		if _, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWB%d", run), item, true, ackBatch); err != nil {
-			return err
-		}
-		rawGetBatch = append(rawGetBatch, get)
-		if _, get, err = streamRaw(ctx, srv.URL(), fmt.Sprintf("RAWD%d", run), item, true, ackDrained); err != nil {
-			return err
-		}
-		rawGetDrained = append(rawGetDrained, get)
 	}
 	ratio := func(a, b []float64, of string) string {
 		return fmt.Sprintf("%.0f%% of %s", 100*Median(a)/Median(b), of)
@@ -178,8 +192,10 @@ func streamCLI(b *Bench, pqueue, url, name string, item []byte) (float64, float6
 		}
 		return nil
 	}
-	// Made beforehand, as the raw anchors' streams are: the put is timed alone.
-	if err := pq("create", name); err != nil {
+	// Made beforehand, as the raw anchors' streams are: the put is timed
+	// alone. Its lease is the one get asks for (another would cost one
+	// more message per item, as pqueue(1) says).
+	if err := pq("create", "--lease", "1m", name); err != nil {
 		return 0, 0, err
 	}
 	sh := func(script string) (float64, error) {
@@ -256,8 +272,14 @@ func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string,
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
-		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage}); err != nil {
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
+		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage})
+	if err != nil {
+		return 0, err
+	}
+	// With its consumer, as every other case's stream (a pqueue queue has
+	// one from its creation): the server checks each new item against it.
+	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1}); err != nil {
 		return 0, err
 	}
 	in := filepath.Join(b.TempDir(), "items")

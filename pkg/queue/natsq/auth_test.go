@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
 	"github.com/pkit-sh/pkit/pkg/queue"
@@ -31,6 +35,38 @@ func TestTokenRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
+}
+
+// TestCredsRefused: a NATS credentials file (user JWT and NKey seed) that
+// the server does not know is refused as such; one that is not a
+// credentials file is an error that says so.
+func TestCredsRefused(t *testing.T) {
+	dir := t.TempDir()
+	account, _ := nkeys.CreateAccount()
+	user, _ := nkeys.CreateUser()
+	userPub, _ := user.PublicKey()
+	userJWT, err := jwt.NewUserClaims(userPub).Encode(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := user.Seed()
+	creds, err := jwt.FormatUserConfig(userJWT, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "user.creds")
+	if err := os.WriteFile(file, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, natsserver.Config{Token: "right"})
+	if _, err := natsq.Dial(srv.URL(), queue.Auth{Creds: file}); !errors.Is(err, queue.ErrRefused) || !strings.Contains(err.Error(), "credentials refused") {
+		t.Errorf("Dial(unknown creds) = %v, want credentials refused", err)
+	}
+	junk := filepath.Join(dir, "junk.creds")
+	os.WriteFile(junk, []byte("not a creds file\n"), 0o600)
+	if _, err := natsq.Dial(srv.URL(), queue.Auth{Creds: junk}); err == nil || !strings.Contains(err.Error(), junk) {
+		t.Errorf("Dial(junk creds file) = %v, want an error naming the file", err)
+	}
 }
 
 // writePEM writes a DER block as PEM to dir/name and returns the path.

@@ -502,7 +502,8 @@ func (q *Queue) Get(ctx context.Context, max int, opt queue.GetOptions) ([]queue
 
 func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, opt queue.GetOptions) ([]queue.Item, error) {
 	var items []queue.Item
-	var acks []string // auto-acknowledged items' ack subjects, in items' order
+	var acks []string   // auto-acknowledged items' ack subjects, in items' order
+	var leases []string // leased items' ack subjects, when opt.Lease is not the queue's
 	for m := range batch.Messages() {
 		it, ok, err := q.deliver(ctx, m, opt)
 		if err != nil {
@@ -512,9 +513,19 @@ func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, op
 		}
 		if ok {
 			items = append(items, it)
-			if it.ID == "" {
+			switch {
+			case it.ID == "":
 				acks = append(acks, m.Reply())
+			case opt.Lease != queue.DefaultLease && opt.Lease != q.cfg.LeaseOrDefault():
+				leases = append(leases, m.Reply())
 			}
+		}
+	}
+	if len(leases) > 0 {
+		// Leased for the queue's lease by the fetch: set the one asked
+		// for before handing the items out.
+		if err := q.b.confirmAll(ctx, leases, q.leaseBody(opt.Lease)); err != nil {
+			return nil, fmt.Errorf("queue %s: get: set leases: %w", q.name, err)
 		}
 	}
 	if len(acks) > 0 {
@@ -789,18 +800,32 @@ func (q *Queue) Done(ctx context.Context, ids ...string) error {
 
 // Nack implements queue.Queue.
 func (q *Queue) Nack(ctx context.Context, id string, delay time.Duration) error {
-	body := "-NAK"
+	body := []byte("-NAK")
 	if delay > 0 {
-		body = fmt.Sprintf(`-NAK {"delay": %d}`, delay.Nanoseconds())
+		body = nakAfter(delay)
 	}
-	return q.leaseOp(ctx, []string{id}, []byte(body))
+	return q.leaseOp(ctx, []string{id}, body)
 }
 
-// Extend implements queue.Queue. JetStream renews a lease by the
-// consumer's AckWait (the queue's lease), whatever d is.
+// Extend implements queue.Queue: the item is due again d from now.
 func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
-	return q.leaseOp(ctx, []string{id}, progressBody)
+	return q.leaseOp(ctx, []string{id}, q.leaseBody(d))
 }
+
+// leaseBody is the ack-subject body that makes an item's lease end d from
+// now. JetStream's lease is the consumer's AckWait (the queue's lease),
+// which a progress message renews; another length is set by a delayed
+// NAK, which leaves the item leased (its ID still settles it) and due for
+// redelivery when the delay is over.
+func (q *Queue) leaseBody(d time.Duration) []byte {
+	if d == queue.DefaultLease || d == q.cfg.LeaseOrDefault() {
+		return progressBody
+	}
+	return nakAfter(d)
+}
+
+// nakAfter is the body of a NAK that redelivers the item after d.
+func nakAfter(d time.Duration) []byte { return fmt.Appendf(nil, `-NAK {"delay": %d}`, d.Nanoseconds()) }
 
 // Stats implements queue.Queue.
 func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {

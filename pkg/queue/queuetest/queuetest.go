@@ -44,6 +44,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) queue.Backend) {
 		{"LeaseDone", testLeaseDone},
 		{"Nack", testNack},
 		{"LeaseExpiry", testExpiry},
+		{"StaleLease", testStaleLease},
+		{"DelayedNackStats", testDelayedNackStats},
 		{"Extend", testExtend},
 		{"DeadLetter", testDeadLetter},
 		{"Join", testJoin},
@@ -387,18 +389,12 @@ func testNack(t *testing.T, b queue.Backend) {
 	if string(second.Data) != "job" || second.Deliveries != 2 || second.ID == first.ID {
 		t.Fatalf("redelivery: %q, deliveries %d, ID %q (first %q)", second.Data, second.Deliveries, second.ID, first.ID)
 	}
-	if err := q.Done(long(t), first.ID); !errors.Is(err, queue.ErrUnknownLease) {
-		t.Errorf("Done(stale ID) = %v, want ErrUnknownLease", err)
-	}
-	// A delayed nack: not ready at once, ready after the delay, counted as ready.
+	// A delayed nack: not ready at once, ready after the delay.
 	if err := q.Nack(long(t), second.ID, Short); err != nil {
 		t.Fatalf("Nack(delay): %v", err)
 	}
 	start := time.Now()
 	wantEmpty(t, q)
-	if st := mustStats(t, q); st.Ready != 1 || st.Leased != 0 {
-		t.Errorf("stats with a delayed item: %+v", st)
-	}
 	third := mustGet(t, q, 1, queue.GetOptions{})[0]
 	if el := time.Since(start); el < Short-50*time.Millisecond {
 		t.Errorf("delayed item came back after %v, delay %v", el, Short)
@@ -412,7 +408,7 @@ func testNack(t *testing.T, b queue.Backend) {
 func testExpiry(t *testing.T, b queue.Backend) {
 	q := mustCreate(t, b, "expiry", queue.Config{})
 	mustPut(t, q, "slow")
-	first := mustGet(t, q, 1, queue.GetOptions{Lease: Short})[0]
+	mustGet(t, q, 1, queue.GetOptions{Lease: Short})
 	start := time.Now()
 	again := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
 	if el := time.Since(start); el < Short-50*time.Millisecond {
@@ -421,11 +417,58 @@ func testExpiry(t *testing.T, b queue.Backend) {
 	if string(again.Data) != "slow" || again.Deliveries != 2 {
 		t.Errorf("after expiry: %q, deliveries %d", again.Data, again.Deliveries)
 	}
-	if err := q.Done(long(t), first.ID); !errors.Is(err, queue.ErrUnknownLease) {
-		t.Errorf("Done(expired lease) = %v, want ErrUnknownLease", err)
+	if err := q.Done(long(t), again.ID); err != nil {
+		t.Errorf("Done(current lease) = %v", err)
+	}
+	// A lease longer than the queue's holds the item that long.
+	mustPut(t, q, "long")
+	held := mustGet(t, q, 1, queue.GetOptions{Lease: queue.DefaultLeaseDuration + time.Minute})[0]
+	if err := q.Extend(long(t), held.ID, 3*Short); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	start = time.Now()
+	again = mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	if el := time.Since(start); el < 3*Short-50*time.Millisecond || again.Deliveries != 2 {
+		t.Errorf("redelivered %v after a %v lease, deliveries %d", el, 3*Short, again.Deliveries)
 	}
 	if err := q.Done(long(t), again.ID); err != nil {
 		t.Errorf("Done(current lease) = %v", err)
+	}
+}
+
+// testDelayedNackStats: an item given back with a delay counts as ready,
+// not leased, while it waits.
+func testDelayedNackStats(t *testing.T, b queue.Backend) {
+	q := mustCreate(t, b, "delayed", queue.Config{})
+	mustPut(t, q, "job")
+	it := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	if err := q.Nack(long(t), it.ID, 10*time.Second); err != nil {
+		t.Fatalf("Nack(delay): %v", err)
+	}
+	if st := mustStats(t, q); st.Ready != 1 || st.Leased != 0 {
+		t.Errorf("stats with a delayed item: %+v", st)
+	}
+}
+
+// testStaleLease: the ID of an earlier delivery of an item no longer
+// settles it, once the item was given back or its lease expired.
+func testStaleLease(t *testing.T, b queue.Backend) {
+	q := mustCreate(t, b, "stale", queue.Config{})
+	mustPut(t, q, "job")
+	first := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	if err := q.Nack(long(t), first.ID, 0); err != nil {
+		t.Fatalf("Nack: %v", err)
+	}
+	second := mustGet(t, q, 1, queue.GetOptions{Lease: Short})[0]
+	if err := q.Done(long(t), first.ID); !errors.Is(err, queue.ErrUnknownLease) {
+		t.Errorf("Done(given back) = %v, want ErrUnknownLease", err)
+	}
+	third := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	if err := q.Done(long(t), second.ID); !errors.Is(err, queue.ErrUnknownLease) {
+		t.Errorf("Done(expired lease) = %v, want ErrUnknownLease", err)
+	}
+	if err := q.Done(long(t), third.ID); err != nil || third.Deliveries != 3 {
+		t.Errorf("Done(current lease) = %v, deliveries %d", err, third.Deliveries)
 	}
 }
 
