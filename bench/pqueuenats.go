@@ -262,26 +262,37 @@ func streamPkit(ctx context.Context, url, name string, item []byte) (float64, fl
 	return put, natsItems / time.Since(start).Seconds(), be.Remove(ctx, name)
 }
 
+// rawQueue connects the raw client and makes a work-queue stream on
+// subject raw.NAME with its consumer "w", as pqueue makes a queue (the
+// server checks each new item against the consumer, so the put anchors'
+// streams need one too).
+func rawQueue(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, jetstream.Stream, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	js, _ := jetstream.New(nc)
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
+		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage})
+	if err == nil {
+		_, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1})
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	return nc, js, st, nil
+}
+
 // streamRawProcess puts natsItems with the raw client in a process of its
 // own reading a file, as streamCLI does with pqueue, publishing one at a
 // time or asynchronously, and returns items/s.
 func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string, item []byte, async bool) (float64, error) {
-	nc, err := nats.Connect(url)
+	nc, js, _, err := rawQueue(ctx, url, name)
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
-		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage})
-	if err != nil {
-		return 0, err
-	}
-	// With its consumer, as every other case's stream (a pqueue queue has
-	// one from its creation): the server checks each new item against it.
-	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1}); err != nil {
-		return 0, err
-	}
 	in := filepath.Join(b.TempDir(), "items")
 	if err := os.WriteFile(in, bytes.Repeat(append(slices.Clone(item), '\n'), natsItems), 0o644); err != nil {
 		return 0, err
@@ -310,20 +321,11 @@ func streamRawProcess(ctx context.Context, b *Bench, rawjspub, url, name string,
 // does with pqueue, and returns items/s. The items are put beforehand;
 // once the clock has stopped, the stream must drain (the acks were right).
 func streamRawProcessGet(ctx context.Context, rawjspub, url, name string, item []byte) (float64, error) {
-	nc, err := nats.Connect(url)
+	nc, js, st, err := rawQueue(ctx, url, name)
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"raw." + name},
-		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage})
-	if err != nil {
-		return 0, err
-	}
-	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: -1}); err != nil {
-		return 0, err
-	}
 	for i := 0; i < natsItems; i++ {
 		if _, err := js.PublishAsync("raw."+name, item, jetstream.WithStallWait(30*time.Second)); err != nil {
 			return 0, err
