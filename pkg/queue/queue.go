@@ -69,6 +69,15 @@ func (c Config) LeaseOrDefault() time.Duration {
 	return DefaultLeaseDuration
 }
 
+// LeaseFor returns the lease a get or renewal asking for d gets: d, or the
+// queue's lease for DefaultLease.
+func (c Config) LeaseFor(d time.Duration) time.Duration {
+	if d == DefaultLease {
+		return c.LeaseOrDefault()
+	}
+	return d
+}
+
 // Backend is a namespace of queues: a directory, a NATS account, ...
 type Backend interface {
 	// Create creates queue name with cfg. Creating a queue that exists with

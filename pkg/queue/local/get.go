@@ -112,10 +112,7 @@ func (q *Queue) Get(ctx context.Context, max int, opt queue.GetOptions) ([]queue
 	if max < 1 {
 		return nil, fmt.Errorf("queue %q: get of %d items", q.name, max)
 	}
-	lease := opt.Lease
-	if lease == queue.DefaultLease {
-		lease = q.cfg.LeaseOrDefault()
-	}
+	lease := q.cfg.LeaseFor(opt.Lease)
 	if lease < 0 {
 		return nil, fmt.Errorf("queue %q: negative lease %v", q.name, lease)
 	}

@@ -516,7 +516,7 @@ func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, op
 			switch {
 			case it.ID == "":
 				acks = append(acks, m.Reply())
-			case opt.Lease != queue.DefaultLease && opt.Lease != q.cfg.LeaseOrDefault():
+			case !q.ownLease(opt.Lease):
 				leases = append(leases, m.Reply())
 			}
 		}
@@ -818,11 +818,15 @@ func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
 // NAK, which leaves the item leased (its ID still settles it) and due for
 // redelivery when the delay is over.
 func (q *Queue) leaseBody(d time.Duration) []byte {
-	if d == queue.DefaultLease || d == q.cfg.LeaseOrDefault() {
+	if q.ownLease(d) {
 		return progressBody
 	}
 	return nakAfter(d)
 }
+
+// ownLease reports whether asking for lease d gets the queue's own lease,
+// the consumer's AckWait.
+func (q *Queue) ownLease(d time.Duration) bool { return q.cfg.LeaseFor(d) == q.cfg.LeaseOrDefault() }
 
 // nakAfter is the body of a NAK that redelivers the item after d.
 func nakAfter(d time.Duration) []byte { return fmt.Appendf(nil, `-NAK {"delay": %d}`, d.Nanoseconds()) }
