@@ -28,10 +28,10 @@ require (
 	golang.org/x/tools v0.42.0 // indirect
 )
 
-// pkit tools are short-lived commands and waiters: skip the cgroup CPU-limit
-// reads and the naming of memory mappings that Go 1.25 added to every start
-// (6% of a hello world's start here). pqueued in a CPU-limited container
-// can be given GOMAXPROCS.
+// pkit tools are short-lived commands and waiters: no GOMAXPROCS updater
+// goroutine, no cgroup limit files kept open (the runtime still reads them
+// once at start) and no naming of memory mappings, as in Go before 1.25.
+// pqueued in a CPU-limited container can be given GOMAXPROCS.
 godebug (
 	containermaxprocs=0
 	decoratemappings=0
