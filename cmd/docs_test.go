@@ -150,6 +150,34 @@ func TestCompletions(t *testing.T) {
 	}
 }
 
+// TestFishCompletions sources each fish completion file in fish itself
+// (skipped where fish is not installed): subcommands and flags come from
+// pkit-complete, and paths only where it has nothing to offer.
+func TestFishCompletions(t *testing.T) {
+	if _, err := exec.LookPath("fish"); err != nil {
+		t.Skip("fish is not installed")
+	}
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var script strings.Builder
+	script.WriteString("env HOME=$WORK\nmkdir somedir\n")
+	for _, tl := range tools {
+		if _, ok := helpers[tl.name]; ok {
+			continue
+		}
+		file := filepath.Join(root, "completions", "fish", tl.name+".fish")
+		fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"%s --hel\"'\nstdout '^--help$'\n", file, tl.name)
+	}
+	file := filepath.Join(root, "completions", "fish", "pqueue.fish")
+	fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"pqueue \"'\nstdout '^put$'\n! stdout somedir\n", file)
+	fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"pqueue --dir som\"'\nstdout '^somedir/$'\n", file)
+	writeFile(t, filepath.Join(dir, "fish_completions.txtar"), script.String())
+	testscript.Run(t, scriptParams(dir))
+}
+
 // TestExamples runs every ```sh block of README.md and every literal block
 // in the EXAMPLES section of each man page, as "sh -e" scripts in a fresh
 // directory with the pkit binaries on PATH. A block preceded by an

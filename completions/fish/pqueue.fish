@@ -1,8 +1,14 @@
-# fish completion for pqueue (pkit): pkit-complete answers from pqueue's grammar.
+# fish completion for pqueue (pkit): pkit-complete answers from pqueue's grammar;
+# where it has nothing to offer (a file argument), fish completes paths.
 function __complete_pqueue
     set -lx COMP_LINE (commandline -cp)
     test -z (commandline -ct)
     and set COMP_LINE "$COMP_LINE "
-    command pkit-complete pqueue
+    set -l words (command pkit-complete pqueue)
+    if set -q words[1]
+        printf '%s\n' $words
+    else
+        __fish_complete_path (commandline -ct)
+    end
 end
-complete -c pqueue -a "(__complete_pqueue)"
+complete -c pqueue -f -a "(__complete_pqueue)"

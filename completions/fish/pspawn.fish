@@ -1,8 +1,14 @@
-# fish completion for pspawn (pkit): pkit-complete answers from pspawn's grammar.
+# fish completion for pspawn (pkit): pkit-complete answers from pspawn's grammar;
+# where it has nothing to offer (a file argument), fish completes paths.
 function __complete_pspawn
     set -lx COMP_LINE (commandline -cp)
     test -z (commandline -ct)
     and set COMP_LINE "$COMP_LINE "
-    command pkit-complete pspawn
+    set -l words (command pkit-complete pspawn)
+    if set -q words[1]
+        printf '%s\n' $words
+    else
+        __fish_complete_path (commandline -ct)
+    end
 end
-complete -c pspawn -a "(__complete_pspawn)"
+complete -c pspawn -f -a "(__complete_pspawn)"
