@@ -169,12 +169,52 @@ func TestFishCompletions(t *testing.T) {
 			continue
 		}
 		file := filepath.Join(root, "completions", "fish", tl.name+".fish")
-		fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"%s --hel\"'\nstdout '^--help$'\n", file, tl.name)
+		fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"%s --hel\"'\nstdout '^--help$'\n", file, tl.name)
 	}
 	file := filepath.Join(root, "completions", "fish", "pqueue.fish")
-	fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"pqueue \"'\nstdout '^put$'\n! stdout somedir\n", file)
-	fmt.Fprintf(&script, "exec fish --no-config -c 'source %s; complete -C \"pqueue --dir som\"'\nstdout '^somedir/$'\n", file)
+	fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"pqueue \"'\nstdout '^put$'\n! stdout somedir\n", file)
+	fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"pqueue --dir som\"'\nstdout '^somedir/$'\n", file)
 	writeFile(t, filepath.Join(dir, "fish_completions.txtar"), script.String())
+	testscript.Run(t, scriptParams(dir))
+}
+
+// TestShellCompletions types TOOL --hel<TAB><RET> into interactive bash
+// and zsh shells that load the completion files (a shell that is not
+// installed is skipped): the completed --help runs, a flag left as --hel
+// would fail.
+func TestShellCompletions(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shells := []struct {
+		argv  string
+		setup func(tool string) string
+	}{
+		{"bash --norc --noprofile -i", func(tool string) string {
+			return "source " + filepath.Join(root, "completions", "bash", tool) + "\n"
+		}},
+		{"zsh -f -i", func(string) string { return "" }},
+	}
+	dir := t.TempDir()
+	for _, sh := range shells {
+		name := strings.Fields(sh.argv)[0]
+		var script, input strings.Builder
+		fmt.Fprintf(&script, "[!exec:%s] skip '%s is not installed'\nenv HOME=$WORK\nttyin -stdin input\nexec timeout --foreground 30 %s\n", name, name, sh.argv)
+		if name == "zsh" {
+			fmt.Fprintf(&input, "fpath=(%s $fpath); autoload -U compinit && compinit -u\n", filepath.Join(root, "completions", "zsh"))
+		}
+		for _, tl := range tools {
+			if _, ok := helpers[tl.name]; ok {
+				continue
+			}
+			fmt.Fprintf(&input, "%s%s --hel\t\n", sh.setup(tl.name), tl.name)
+			fmt.Fprintf(&script, "stdout '^Usage: %s '\n", tl.name)
+		}
+		input.WriteString("exit\n")
+		script.WriteString("! stderr 'unknown flag'\n")
+		writeFile(t, filepath.Join(dir, name+"_completions.txtar"), script.String()+"-- input --\n"+input.String())
+	}
 	testscript.Run(t, scriptParams(dir))
 }
 
