@@ -72,22 +72,32 @@ func (l *Lines) Next() ([]string, error) {
 // readLine returns one line (with its newline, if any); io.EOF comes
 // with the last, unterminated part.
 func (l *Lines) readLine() ([]byte, error) {
-	line, err := l.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		long := append([]byte(nil), line...)
-		for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
-			line, err = l.br.ReadSlice('\n')
-			long = append(long, line...)
-		}
-		if len(long) > maxLine {
-			return nil, fmt.Errorf("read stdin: a line is longer than %d bytes", maxLine)
-		}
-		line = long
+	line, _, err := ReadLong(l.br, '\n', maxLine)
+	if len(line) > maxLine {
+		return nil, fmt.Errorf("read stdin: a line is longer than %d bytes", maxLine)
 	}
 	if err != nil && err != io.EOF {
 		return line, fmt.Errorf("read stdin: %w", err)
 	}
 	return line, err
+}
+
+// ReadLong is br.ReadSlice(sep) for records that may be longer than br's
+// buffer: such a record is gathered into a new slice (long is true), until
+// it ends or has more than max bytes; then err is still
+// bufio.ErrBufferFull. A short record aliases br's buffer, as ReadSlice's
+// does.
+func ReadLong(br *bufio.Reader, sep byte, max int) (rec []byte, long bool, err error) {
+	rec, err = br.ReadSlice(sep)
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return rec, false, err
+	}
+	gathered := append([]byte(nil), rec...)
+	for errors.Is(err, bufio.ErrBufferFull) && len(gathered) <= max {
+		rec, err = br.ReadSlice(sep)
+		gathered = append(gathered, rec...)
+	}
+	return gathered, true, err
 }
 
 // StdinHasData reports whether f is a pipe, socket or regular file (rather

@@ -83,18 +83,9 @@ func putStream(ctx context.Context, q queue.Queue, r io.Reader, sep byte, noWait
 		return cli.Exitf(cli.ExitUsage, "item %d is longer than %d bytes (%w); the %d items before it were put", total+1, queue.MaxItemSize, queue.ErrTooLarge, total)
 	}
 	for {
-		line, err := br.ReadSlice(sep)
-		owned := false
-		if err == bufio.ErrBufferFull { // longer than the buffer: gather it
-			big := append([]byte(nil), line...)
-			for err == bufio.ErrBufferFull && len(big) <= queue.MaxItemSize {
-				line, err = br.ReadSlice(sep)
-				big = append(big, line...)
-			}
-			if err == bufio.ErrBufferFull {
-				return tooLarge()
-			}
-			line, owned = big, true
+		line, owned, err := cli.ReadLong(br, sep, queue.MaxItemSize)
+		if err == bufio.ErrBufferFull {
+			return tooLarge()
 		}
 		if err != nil && err != io.EOF {
 			if ferr := flush(); ferr != nil {

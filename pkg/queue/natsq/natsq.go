@@ -504,6 +504,7 @@ func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, op
 	var items []queue.Item
 	var acks []string   // auto-acknowledged items' ack subjects, in items' order
 	var leases []string // leased items' ack subjects, when opt.Lease is not the queue's
+	setLeases := !q.ownLease(opt.Lease)
 	for m := range batch.Messages() {
 		it, ok, err := q.deliver(ctx, m, opt)
 		if err != nil {
@@ -516,7 +517,7 @@ func (q *Queue) deliverAll(ctx context.Context, batch jetstream.MessageBatch, op
 			switch {
 			case it.ID == "":
 				acks = append(acks, m.Reply())
-			case !q.ownLease(opt.Lease):
+			case setLeases:
 				leases = append(leases, m.Reply())
 			}
 		}
