@@ -342,19 +342,27 @@ func streamRawProcessGet(ctx context.Context, rawjspub, url, name string, item [
 		return 0, fmt.Errorf("rawjspub -get: %v: %s", err, out)
 	}
 	rate := natsItems / time.Since(start).Seconds()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		si, err := st.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if si.State.Msgs == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("raw get: %d items still in the stream 30 s after its acks", si.State.Msgs)
-		}
+	if err := waitEmpty(ctx, st, 10*time.Millisecond); err != nil {
+		return 0, fmt.Errorf("raw get: %w", err)
 	}
 	return rate, js.DeleteStream(ctx, name)
+}
+
+// waitEmpty polls st every poll until its acknowledged items are gone
+// (applied by the server), for at most 30 s.
+func waitEmpty(ctx context.Context, st jetstream.Stream, poll time.Duration) error {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(poll) {
+		si, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if si.State.Msgs == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d items still in the stream 30 s after their acks", si.State.Msgs)
+		}
+	}
 }
 
 // rawAcks is how the raw client acknowledges what it fetched.
@@ -437,15 +445,10 @@ func streamRaw(ctx context.Context, url, name string, item []byte, async bool, a
 	if err := nc.Flush(); err != nil {
 		return 0, 0, err
 	}
-	for acks == ackDrained {
-		si, err := st.Info(ctx)
-		if err != nil {
+	if acks == ackDrained {
+		if err := waitEmpty(ctx, st, 200*time.Microsecond); err != nil {
 			return 0, 0, err
 		}
-		if si.State.Msgs == 0 {
-			break
-		}
-		time.Sleep(200 * time.Microsecond)
 	}
 	return put, natsItems / time.Since(start).Seconds(), js.DeleteStream(ctx, name)
 }

@@ -30,7 +30,7 @@ func main() {
 	get := flag.Int("get", 0, "take `N` items from the stream's consumer w instead")
 	flag.Parse()
 	if flag.NArg() < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rawjspub [-async] URL SUBJECT [ITEM...]")
+		fmt.Fprintln(os.Stderr, "usage: rawjspub [-async] URL SUBJECT [ITEM...] | rawjspub -get N URL STREAM")
 		os.Exit(2)
 	}
 	url, subj := flag.Arg(0), flag.Arg(1)
