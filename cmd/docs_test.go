@@ -164,12 +164,9 @@ func TestFishCompletions(t *testing.T) {
 	dir := t.TempDir()
 	var script strings.Builder
 	script.WriteString("env HOME=$WORK\nmkdir somedir\n")
-	for _, tl := range tools {
-		if _, ok := helpers[tl.name]; ok {
-			continue
-		}
-		file := filepath.Join(root, "completions", "fish", tl.name+".fish")
-		fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"%s --hel\"'\nstdout '^--help$'\n", file, tl.name)
+	for _, c := range complete.Tools() {
+		file := filepath.Join(root, "completions", "fish", c.Name+".fish")
+		fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"%s --hel\"'\nstdout '^--help$'\n", file, c.Name)
 	}
 	file := filepath.Join(root, "completions", "fish", "pqueue.fish")
 	fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"pqueue \"'\nstdout '^put$'\n! stdout somedir\n", file)
@@ -204,12 +201,9 @@ func TestShellCompletions(t *testing.T) {
 		if name == "zsh" {
 			fmt.Fprintf(&input, "fpath=(%s $fpath); autoload -U compinit && compinit -u\n", filepath.Join(root, "completions", "zsh"))
 		}
-		for _, tl := range tools {
-			if _, ok := helpers[tl.name]; ok {
-				continue
-			}
-			fmt.Fprintf(&input, "%s%s --hel\t\n", sh.setup(tl.name), tl.name)
-			fmt.Fprintf(&script, "stdout '^Usage: %s '\n", tl.name)
+		for _, c := range complete.Tools() {
+			fmt.Fprintf(&input, "%s%s --hel\t\n", sh.setup(c.Name), c.Name)
+			fmt.Fprintf(&script, "stdout '^Usage: %s '\n", c.Name)
 		}
 		input.WriteString("exit\n")
 		script.WriteString("! stderr 'unknown flag'\n")
