@@ -1,0 +1,23 @@
+package lifetime
+
+import (
+	"os"
+	"syscall"
+)
+
+// Attr returns the process attributes of a job: a process group of its own,
+// and on Linux the kernel's KILL to the leader if the thread that started
+// it dies, which covers the moment before Add registers the group. Callers
+// may set further fields (a pidfd, a terminal) on the result.
+func Attr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// executable is the path to exec for the watchdog: /proc/self/exe works
+// even after the binary has been replaced or removed by an upgrade.
+func executable() (string, error) {
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		return os.Executable()
+	}
+	return "/proc/self/exe", nil
+}

@@ -1,0 +1,154 @@
+package lifetime
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// toolEnv makes the test binary act as a tool that starts the command in
+// its value as a job, prints the job's group and then waits to be killed.
+const toolEnv = "LIFETIME_TEST_TOOL"
+
+func TestMain(m *testing.M) {
+	if script, ok := os.LookupEnv(toolEnv); ok {
+		os.Exit(fakeTool(script))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeTool(script string) int {
+	g := New(300 * time.Millisecond)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = Attr()
+	if err := cmd.Start(); err != nil {
+		return 1
+	}
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		return 1
+	}
+	os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + " " + strconv.Itoa(g.Watchdog()) + "\n")
+	select {}
+}
+
+// startTool runs the fake tool and returns it with its job's group and its
+// watchdog's PID.
+func startTool(t *testing.T, script string) (tool *exec.Cmd, pgid, watchdog int) {
+	t.Helper()
+	tool = exec.Command(os.Args[0])
+	// Race-built binaries otherwise sleep 1 s at exit.
+	tool.Env = append(os.Environ(), toolEnv+"="+script, "GORACE=atexit_sleep_ms=0")
+	out, err := tool.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tool.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tool.Process.Kill(); tool.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("fake tool: %v", err)
+	}
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		t.Fatalf("fake tool printed %q", line)
+	}
+	pgid, _ = strconv.Atoi(f[0])
+	watchdog, _ = strconv.Atoi(f[1])
+	t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+	return tool, pgid, watchdog
+}
+
+func awaitGroupGone(t *testing.T, pgid int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !Gone(pgid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process group %d still has members %v after the tool died", pgid, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKilledToolTakesItsJobsWithIt(t *testing.T) {
+	cases := map[string]string{
+		"children":      "sleep 60 & sleep 60 & wait",
+		"grandchildren": "sh -c 'sleep 60 & wait' & wait",
+		"ignores TERM":  "trap '' TERM; sleep 60 & wait",
+		"stopped":       "sleep 60 & kill -STOP $$; wait",
+	}
+	for name, script := range cases {
+		t.Run(name, func(t *testing.T) {
+			tool, pgid, watchdog := startTool(t, script)
+			if Gone(pgid) {
+				t.Fatal("the job's group is empty before the kill")
+			}
+			tool.Process.Kill()
+			tool.Wait()
+			awaitGroupGone(t, pgid, 300*time.Millisecond+5*time.Second)
+			// The watchdog has done its work and exits (its session is
+			// its own group, so Gone tells whether it still lives).
+			awaitGroupGone(t, watchdog, 5*time.Second)
+		})
+	}
+}
+
+func TestCloseStopsStragglers(t *testing.T) {
+	g := New(200 * time.Millisecond)
+	cmd := exec.Command("sh", "-c", "sleep 60 >/dev/null 2>&1 & exit 0")
+	cmd.SysProcAttr = Attr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	if err := g.Add(pgid); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	g.Ended(pgid)
+	if Gone(pgid) {
+		t.Fatal("the straggler is gone before Close")
+	}
+	g.Close()
+	if !Gone(pgid) {
+		t.Fatal("Close left the straggler running")
+	}
+	if wd := g.Watchdog(); syscall.Kill(wd, 0) == nil {
+		t.Fatalf("watchdog %d still runs after Close", wd)
+	}
+}
+
+func TestEndedForgetsEmptyGroups(t *testing.T) {
+	g := New(time.Second)
+	defer g.Close()
+	cmd := exec.Command("true")
+	cmd.SysProcAttr = Attr()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Add(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	g.Ended(cmd.Process.Pid)
+	g.mu.Lock()
+	n := len(g.live)
+	g.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d groups left after the only job ended", n)
+	}
+}
+
+func TestNoWorkNoWatchdog(t *testing.T) {
+	g := New(time.Second)
+	g.Close()
+	if g.Watchdog() != 0 {
+		t.Fatal("a watchdog started for a tool that started no job")
+	}
+}
