@@ -135,7 +135,7 @@ func (g *Groups) Stop() {
 	}
 }
 
-// Close stops every group still in the set, then lets the watchdog go and
+// Close stops every group still in the set, then ends the watchdog and
 // reaps it. Call it once the tool's jobs have ended, on every path out of
 // the tool (after a caught signal too).
 func (g *Groups) Close() {
@@ -150,9 +150,15 @@ func (g *Groups) Close() {
 		return
 	}
 	g.pipe.Close()
-	// The watchdog exits at once on end of file with no group to stop. A
-	// tool that reaps every child itself (wait4(-1)) may have reaped it
-	// already: ECHILD is that.
+	if len(g.live) > 0 || g.watchdog == 0 {
+		// Members that outlived KILL (asleep in the kernel): the watchdog,
+		// now at end of file, goes on waiting for them after we exit.
+		return
+	}
+	// Nothing is left to watch. KILL rather than waiting for the watchdog
+	// to notice the end of file: it may still be starting up, and a
+	// one-shot tool would wait for that.
+	syscall.Kill(g.watchdog, syscall.SIGKILL)
 	for {
 		var ws syscall.WaitStatus
 		if _, err := syscall.Wait4(g.watchdog, &ws, 0, nil); err != syscall.EINTR {
@@ -162,12 +168,26 @@ func (g *Groups) Close() {
 }
 
 // Watchdog is the PID of the watchdog process, or 0 if none runs. A tool
-// that reaps all its children with wait4(-1) uses it to tell the watchdog
-// from its jobs.
+// that reaps all its children with wait4(-1) uses it, or Reaped, to tell
+// the watchdog from its jobs.
 func (g *Groups) Watchdog() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.watchdog
+}
+
+// Reaped tells the set that a tool reaping every child with wait4(-1) has
+// just reaped pid, and reports whether that was the watchdog (which
+// exits early only if it fails). Its PID is then free for reuse, so the
+// set must never signal it again.
+func (g *Groups) Reaped(pid int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if pid == 0 || pid != g.watchdog {
+		return false
+	}
+	g.watchdog = 0
+	return true
 }
 
 // startWatchdog starts the watchdog: this same binary, recognised by the

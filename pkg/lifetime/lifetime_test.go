@@ -32,7 +32,7 @@ func fakeTool(script string) int {
 	if err := g.Add(cmd.Process.Pid); err != nil {
 		return 1
 	}
-	os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + " " + strconv.Itoa(g.Watchdog()) + "\n")
+	os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + " " + strconv.Itoa(g.watchdog) + "\n")
 	select {}
 }
 
@@ -119,7 +119,7 @@ func TestCloseStopsStragglers(t *testing.T) {
 	if !Gone(pgid) {
 		t.Fatal("Close left the straggler running")
 	}
-	if wd := g.Watchdog(); syscall.Kill(wd, 0) == nil {
+	if wd := g.watchdog; wd != 0 && syscall.Kill(wd, 0) == nil {
 		t.Fatalf("watchdog %d still runs after Close", wd)
 	}
 }
@@ -148,7 +148,7 @@ func TestEndedForgetsEmptyGroups(t *testing.T) {
 func TestNoWorkNoWatchdog(t *testing.T) {
 	g := New(time.Second)
 	g.Close()
-	if g.Watchdog() != 0 {
+	if g.watchdog != 0 {
 		t.Fatal("a watchdog started for a tool that started no job")
 	}
 }
