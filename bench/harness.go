@@ -2,13 +2,18 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/pkit-sh/pkit/pkg/cli"
 )
 
 // Suite is one tool's benchmark.
@@ -195,4 +200,83 @@ func maxOf(xs []float64) float64 {
 func lastLine(out []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
+}
+
+// buildModelFloor builds, as bin/name, the start-up floor of a tool whose
+// grammar is cmd's: a program that imports only kong, builds a kong model
+// with the same commands, flags and positional arguments (generated from
+// cmd's model, help texts left out) and exits without parsing.
+func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
+	k, err := cli.Parser(cmd, io.Discard, io.Discard)
+	if err != nil {
+		return err
+	}
+	var types []string
+	var gen func(n *kong.Node) string
+	gen = func(n *kong.Node) string {
+		typ := fmt.Sprintf("n%d", len(types))
+		types = append(types, "")
+		var b strings.Builder
+		fmt.Fprintf(&b, "type %s struct {\n", typ)
+		for i, f := range n.Flags {
+			if f.Name == "help" || f.Name == "version" { // kong and cli.Parser add these
+				continue
+			}
+			goType := "string"
+			switch {
+			case f.IsBool():
+				goType = "bool"
+			case f.IsSlice():
+				goType = "[]string"
+			}
+			short := ""
+			if f.Short != 0 {
+				short = fmt.Sprintf(" short:%q", string(f.Short))
+			}
+			fmt.Fprintf(&b, "\tF%d %s `name:%q%s`\n", i, goType, f.Name, short)
+		}
+		for i, p := range n.Positional {
+			goType := "string"
+			if p.IsSlice() {
+				goType = "[]string"
+			}
+			fmt.Fprintf(&b, "\tA%d %s `arg:\"\" optional:\"\" name:%q`\n", i, goType, p.Name)
+		}
+		for i, c := range n.Children {
+			fmt.Fprintf(&b, "\tC%d %s `cmd:\"\" name:%q`\n", i, gen(c), c.Name)
+		}
+		b.WriteString("}\n")
+		types[len(types)-1] = b.String()
+		return typ
+	}
+	gen(k.Model.Node)
+	src := "package main\n\nimport \"github.com/alecthomas/kong\"\n\n" + strings.Join(types, "\n") +
+		"\ntype version struct {\n\tVersion kong.VersionFlag `help:\"v\"`\n}\n\n" +
+		"func main() {\n\tif _, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"}); err != nil {\n\t\tpanic(err)\n\t}\n}\n"
+	return buildInModule(dir, bin, name, src)
+}
+
+// buildInModule builds the program src as bin/name inside this module (so
+// it uses the module's kong), from a temporary file overlaid at
+// cmd/name/main.go: the repository is not touched.
+func buildInModule(dir, bin, name, src string) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, name+".go")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		return err
+	}
+	overlay := filepath.Join(dir, name+".json")
+	virtual := filepath.Join(wd, "cmd", name, "main.go")
+	if err := os.WriteFile(overlay, []byte(fmt.Sprintf(`{"Replace":{%q:%q}}`, virtual, file)), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-overlay", overlay, "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, name), "./cmd/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the floor %s: %v: %s", name, err, out)
+	}
+	return nil
 }
