@@ -411,11 +411,6 @@ func (j *joiner) join(targets []*target) error {
 	if j.cli.Timeout > 0 {
 		deadline = time.Now().Add(j.cli.Timeout.D())
 	}
-	if done < want && len(pending) > 0 {
-		// Whoever waits for pjoin should learn of its end as soon as the
-		// answer is printed, not after the kernel has unmapped its memory.
-		procwait.DeferTeardown("pjoin-keeper")
-	}
 	for done < want && len(pending) > 0 {
 		if !deadline.IsZero() {
 			timeout = max(time.Until(deadline), 0)
