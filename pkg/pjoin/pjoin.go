@@ -326,7 +326,7 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 func (j *joiner) refresh(t *target, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for {
-		if rec, err := j.store.ReadNow(t.rec.ID); err == nil {
+		if rec, err := j.store.Read(t.rec.ID); err == nil {
 			t.rec = rec
 			if rec.Final() {
 				j.finish(t, rec)
@@ -532,11 +532,11 @@ func (t *target) runtime() (time.Duration, bool) {
 func (j *joiner) print(t *target) {
 	if j.cli.JSON {
 		b, _ := json.Marshal(j.result(t))
-		writeOut(j.out, append(b, '\n'))
+		j.out.Write(append(b, '\n'))
 		return
 	}
 	j.line = t.appendLine(j.line[:0])
-	writeOut(j.out, j.line)
+	j.out.Write(j.line)
 }
 
 // appendLine appends t's plain line, PID NAME CODE, to b.
