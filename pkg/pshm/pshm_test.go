@@ -1,7 +1,6 @@
 package pshm
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -40,23 +39,3 @@ func TestRefs(t *testing.T) {
 	}
 }
 
-func TestNegativeNumbers(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"add c -1", "add -- c -1"},
-		{"add -q c -1", "add -q -- c -1"},
-		{"set c[0] 1 -2 3", "set -- c[0] 1 -2 3"},
-		{"create c i64 --init -5 --init -6", "create --init=-5 --init=-6 c i64"},
-		{"wait c --until >= -3 -t 1", "wait --until >= -t 1 -- c -3"},
-		{"wait c --until -3", "wait --until=-3 c"},
-		{"add c -x", "add c -x"},
-		{"add c -- -1", "add -- c -1"},
-		{"lock l -- sh -c -1", "lock l -- sh -c -1"},
-		{"add f -.5", "add -- f -.5"},
-		{"add f -inf", "add -- f -inf"},
-		{"get c --json", "get c --json"},
-	} {
-		if got := strings.Join(negativeNumbers(strings.Fields(tc.in)), " "); got != tc.want {
-			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
