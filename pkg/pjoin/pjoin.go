@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,32 +43,7 @@ func Command() *cli.Command {
 }
 
 // Main runs pjoin with args and returns its exit status.
-func Main(args []string) int {
-	if c, ok := plainJoin(args); ok {
-		env := &cli.Env{Name: "pjoin", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-		return cli.Report(env, c.Run(env))
-	}
-	return cli.Run(Command(), args)
-}
-
-// plainJoin recognises the hot call, "pjoin JOB|PID...", which kong would
-// parse the same way, and skips building the parser: that saves its
-// start-up time and, as fewer pages are touched, part of the exit's too,
-// both of which count in the time from a process's exit to pjoin's.
-func plainJoin(args []string) (*CLI, bool) {
-	if len(args) == 0 || os.Getenv("COMP_LINE") != "" {
-		return nil, false
-	}
-	for _, a := range args {
-		if a == "" || a[0] == '-' {
-			return nil, false
-		}
-	}
-	return &CLI{Refs: args, Grace: cli.Duration(defaultGrace)}, true
-}
-
-// defaultGrace is --grace's default, as the grammar's tag says.
-const defaultGrace = 5 * time.Second
+func Main(args []string) int { return cli.Run(Command(), args) }
 
 // Run carries out the mode the flags select.
 func (c *CLI) Run(env *cli.Env) error {

@@ -36,17 +36,6 @@ type Flags struct {
 	TLSKey   string `name:"tls-key" env:"PQUEUE_TLS_KEY" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: private key of --tls-cert (PEM)."`
 }
 
-// FromEnv returns the Flags that the environment alone gives: what a
-// kong parse without options fills in.
-func FromEnv() Flags {
-	return Flags{
-		Dir: os.Getenv("PQUEUE_DIR"), URL: os.Getenv("PQUEUE_URL"),
-		Token: os.Getenv("PQUEUE_TOKEN"), User: os.Getenv("PQUEUE_USER"), Password: os.Getenv("PQUEUE_PASSWORD"),
-		Creds: os.Getenv("PQUEUE_CREDS"), TLSCA: os.Getenv("PQUEUE_TLS_CA"),
-		TLSCert: os.Getenv("PQUEUE_TLS_CERT"), TLSKey: os.Getenv("PQUEUE_TLS_KEY"),
-	}
-}
-
 // Remote reports whether the queues are on a server.
 func (f *Flags) Remote() bool { return f.URL != "" }
 
