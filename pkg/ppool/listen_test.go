@@ -95,6 +95,17 @@ func TestListenShell(t *testing.T) {
 	}
 }
 
+// TestListenCompatible: every flag tagged listen:"" is accepted with
+// --listen (the tags, read from kong's model, are the only list).
+func TestListenCompatible(t *testing.T) {
+	args := []string{"--listen", ":0", "-j", "2", "--shell", "--timeout", "1s", "--grace", "1s",
+		"--joblog", "log", "--json", "--progress", "--no-progress", "--idle", "1s", "--max-per-ip", "3",
+		"--stderr-to-client", "--ready", "f", "--print-addr", "cat"}
+	if _, err := parseListen(t, args...); err != nil {
+		t.Errorf("%q: %v", args, err)
+	}
+}
+
 func TestListenUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
