@@ -1,6 +1,5 @@
 // Package cli is the plumbing every pkit tool shares: kong set-up, version,
-// exit codes, "tool: message" errors, durations, names, stdin arguments and
-// the runtime directory.
+// exit codes, "tool: message" errors, durations, names and stdin arguments.
 package cli
 
 import (
@@ -94,6 +93,11 @@ func Report(env *Env, err error) int {
 		return ee.Code
 	}
 	fmt.Fprintf(env.Stderr, "%s: %v\n", env.Name, err)
+	// Packages below cli (rundir) say their status this way.
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return ExitFail
 }
 

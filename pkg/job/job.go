@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/proc"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +108,7 @@ type Store struct{ Dir string }
 
 // Open returns the store in the runtime directory.
 func Open() (*Store, error) {
-	dir, err := cli.RuntimeSubdir("jobs")
+	dir, err := rundir.Subdir("jobs")
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 )
 
 // Dialer opens the queues of the server at url (natsq.Open). Errors that
@@ -92,12 +93,12 @@ func (f *Flags) Backend(dial Dialer) (queue.Backend, error) {
 	}
 	dir := f.Dir
 	if dir == "" {
-		d, err := cli.RuntimeSubdir("queues")
+		d, err := rundir.Subdir("queues")
 		if err != nil {
 			return nil, err
 		}
 		dir = d
-	} else if err := cli.SafeDir(dir); err != nil {
+	} else if err := rundir.Safe(dir); err != nil {
 		return nil, err
 	}
 	return local.New(dir, local.Options{}), nil
