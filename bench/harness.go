@@ -214,7 +214,8 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 	var types []string
 	var gen func(n *kong.Node) string
 	gen = func(n *kong.Node) string {
-		typ := fmt.Sprintf("n%d", len(types))
+		me := len(types)
+		typ := fmt.Sprintf("n%d", me)
 		types = append(types, "")
 		var b strings.Builder
 		fmt.Fprintf(&b, "type %s struct {\n", typ)
@@ -246,7 +247,7 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 			fmt.Fprintf(&b, "\tC%d %s `cmd:\"\" name:%q`\n", i, gen(c), c.Name)
 		}
 		b.WriteString("}\n")
-		types[len(types)-1] = b.String()
+		types[me] = b.String()
 		return typ
 	}
 	gen(k.Model.Node)

@@ -38,4 +38,3 @@ func TestRefs(t *testing.T) {
 		}
 	}
 }
-
