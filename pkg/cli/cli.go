@@ -110,3 +110,10 @@ func version() string {
 	}
 	return "dev"
 }
+
+// Warnf prints a warning on stderr as "tool: message", for what a tool
+// reports and carries on from; an error that ends it is returned to Run,
+// which prints it once.
+func (e *Env) Warnf(format string, a ...any) {
+	fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, fmt.Sprintf(format, a...))
+}

@@ -208,3 +208,11 @@ func FuzzLines(f *testing.F) {
 		}
 	})
 }
+
+func TestWarnf(t *testing.T) {
+	var buf strings.Builder
+	(&Env{Name: "ppool", Stderr: &buf}).Warnf("queue %s: %v", "q", errors.New("gone"))
+	if got := buf.String(); got != "ppool: queue q: gone\n" {
+		t.Errorf("Warnf printed %q", got)
+	}
+}

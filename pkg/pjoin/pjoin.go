@@ -7,7 +7,6 @@ package pjoin
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return err
 	}
-	j := &joiner{cli: c, store: store, boot: job.BootID(), out: env.Stdout, errw: env.Stderr}
+	j := &joiner{cli: c, store: store, boot: job.BootID(), env: env, out: env.Stdout}
 	if len(refs) == 0 {
 		switch {
 		case c.Status:
@@ -150,9 +149,9 @@ type joiner struct {
 	store *job.Store
 	boot  string
 	out   io.Writer
-	errw  io.Writer
-	first int    // exit status of the first failure, 0 if none yet
-	line  []byte // print's buffer
+	env   *cli.Env // for warnings
+	first int      // exit status of the first failure, 0 if none yet
+	line  []byte   // print's buffer
 }
 
 // fail notes a failure's exit status if it is the first.
@@ -182,7 +181,7 @@ func (j *joiner) resolve(refs []string) []*target {
 			seen[key] = true
 		}
 		if err != nil {
-			fmt.Fprintf(j.errw, "pjoin: %v\n", err)
+			j.env.Warnf("%v", err)
 			t = &target{ref: ref, missing: true}
 			var ee *cli.ExitError
 			if errors.As(err, &ee) {

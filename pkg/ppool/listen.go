@@ -61,7 +61,7 @@ func (l *ListenFlags) listening() bool { return l.given["listen"] || l.Listen !=
 
 // serve runs ppool as a server: CMD once per connection on --listen.
 func (c *CLI) serve(env *cli.Env) error {
-	opts, err := c.listenOptions(env.Name)
+	opts, err := c.listenOptions(env)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (c *CLI) serve(env *cli.Env) error {
 }
 
 // listenOptions turns the flags into the server's options.
-func (c *CLI) listenOptions(name string) (listen.Options, error) {
+func (c *CLI) listenOptions(env *cli.Env) (listen.Options, error) {
 	l := &c.Server
 	args := c.Cmd
 	if len(args) > 0 && args[0] == "--" {
@@ -109,7 +109,7 @@ func (c *CLI) listenOptions(name string) (listen.Options, error) {
 			Idle:           l.Idle.D(),
 			Grace:          c.Grace.D(),
 			StderrToClient: l.StderrToClient,
-			Name:           name,
+			Warn:           env.Warnf,
 		},
 		Addr:      l.Listen,
 		Ready:     l.Ready,

@@ -30,7 +30,7 @@ func parseListen(t *testing.T, args ...string) (listen.Options, error) {
 	if !c.Server.listening() {
 		t.Fatalf("%q: not in server mode", args)
 	}
-	return c.listenOptions("ppool")
+	return c.listenOptions(&cli.Env{Name: "ppool", Stderr: io.Discard})
 }
 
 func TestListenOptions(t *testing.T) {
@@ -44,10 +44,14 @@ func TestListenOptions(t *testing.T) {
 		Config: listen.Config{
 			Command: []string{"tr", "a-z", "A-Z"}, Jobs: listen.DefaultJobs, MaxPerIP: 3,
 			Timeout: 2 * time.Second, Idle: 500 * time.Millisecond, Grace: time.Second,
-			StderrToClient: true, Name: "ppool",
+			StderrToClient: true,
 		},
 		Addr: "127.0.0.1:0", Ready: abs(t, "addr"), PrintAddr: true, Joblog: abs(t, "log"), JSON: true,
 	}
+	if opts.Warn == nil {
+		t.Error("no Warn func")
+	}
+	opts.Warn = nil // funcs do not compare
 	if !reflect.DeepEqual(opts, want) {
 		t.Errorf("options:\n got %+v\nwant %+v", opts, want)
 	}
