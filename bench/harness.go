@@ -88,7 +88,9 @@ func (b *Bench) Have(exes ...string) bool {
 }
 
 // Compare runs the cases interleaved, runs times each after one warm-up, and
-// prints median and minimum wall time and the ratio of medians to the base.
+// prints median and minimum wall time and the ratio of medians to the base,
+// and the same for CPU time (user+system of the shell and everything it
+// ran), which a loaded machine disturbs less than wall time.
 // A case whose command fails is reported as failed, not timed.
 func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	if runs <= 0 {
@@ -103,14 +105,16 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 		active = append(active, c)
 	}
 	samples := make([][]float64, len(active))
+	cpu := make([][]float64, len(active)) // user+system time of sh and all it ran
 	failed := make([]error, len(active))
 	for r := -1; r < runs; r++ {
 		for i, c := range active {
 			if failed[i] != nil || c.Runs > 0 && (r < 0 || r >= c.Runs) {
 				continue
 			}
+			cmd := exec.Command("sh", "-c", c.Shell)
 			start := time.Now()
-			out, err := exec.Command("sh", "-c", c.Shell).CombinedOutput()
+			out, err := cmd.CombinedOutput()
 			elapsed := time.Since(start)
 			if err != nil {
 				failed[i] = fmt.Errorf("%v: %s", err, lastLine(out))
@@ -118,6 +122,8 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 			}
 			if r >= 0 {
 				samples[i] = append(samples[i], float64(elapsed.Microseconds())/1000)
+				used := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+				cpu[i] = append(cpu[i], float64(used.Microseconds())/1000)
 			}
 		}
 	}
@@ -137,10 +143,10 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	}
 	fmt.Printf("\n%s (%d runs, ms)\n", title, runs)
 	w := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "  case\tmedian\tmin\tratio\tcommand")
+	fmt.Fprintln(w, "  case\tmedian\tmin\tratio\tcpu\tcpu ratio\tcommand")
 	for i, c := range active {
 		if failed[i] != nil {
-			fmt.Fprintf(w, "  %s\tFAILED\t\t\t%s: %v\n", c.Name, c.Shell, failed[i])
+			fmt.Fprintf(w, "  %s\tFAILED\t\t\t\t\t%s: %v\n", c.Name, c.Shell, failed[i])
 			continue
 		}
 		med, min := Median(samples[i]), minOf(samples[i])
@@ -148,7 +154,8 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 		if c.Runs > 0 {
 			name += fmt.Sprintf(" (%d run)", len(samples[i]))
 		}
-		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]), c.Shell)
+		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]),
+			Median(cpu[i]), Median(cpu[i])/Median(cpu[base]), c.Shell)
 	}
 	return w.Flush()
 }
