@@ -211,8 +211,10 @@ func lastLine(out []byte) string {
 
 // buildModelFloor builds, as bin/name, the start-up floor of a tool whose
 // grammar is cmd's: a program that imports only kong, builds a kong model
-// with the same commands, flags and positional arguments (generated from
-// cmd's model, help texts left out) and exits without parsing.
+// with the same commands, flags and positional arguments, with their help
+// texts, defaults, placeholders, environment variables and groups
+// (generated from cmd's model; every value is a string, bool or []string)
+// and exits without parsing.
 func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 	k, err := cli.Parser(cmd, io.Discard, io.Discard)
 	if err != nil {
@@ -237,21 +239,33 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 			case f.IsSlice():
 				goType = "[]string"
 			}
-			short := ""
+			tags := fmt.Sprintf("name:%q help:%q", f.Name, escape(f.Help))
 			if f.Short != 0 {
-				short = fmt.Sprintf(" short:%q", string(f.Short))
+				tags += fmt.Sprintf(" short:%q", string(f.Short))
 			}
-			fmt.Fprintf(&b, "\tF%d %s `name:%q%s`\n", i, goType, f.Name, short)
+			if f.HasDefault {
+				tags += fmt.Sprintf(" default:%q", escape(f.Default))
+			}
+			if f.PlaceHolder != "" {
+				tags += fmt.Sprintf(" placeholder:%q", escape(f.PlaceHolder))
+			}
+			if len(f.Envs) > 0 {
+				tags += fmt.Sprintf(" env:%q", strings.Join(f.Envs, ","))
+			}
+			if f.Group != nil {
+				tags += fmt.Sprintf(" group:%q", escape(f.Group.Title))
+			}
+			fmt.Fprintf(&b, "\tF%d %s `%s`\n", i, goType, tags)
 		}
 		for i, p := range n.Positional {
 			goType := "string"
 			if p.IsSlice() {
 				goType = "[]string"
 			}
-			fmt.Fprintf(&b, "\tA%d %s `arg:\"\" optional:\"\" name:%q`\n", i, goType, p.Name)
+			fmt.Fprintf(&b, "\tA%d %s `arg:\"\" optional:\"\" name:%q help:%q`\n", i, goType, p.Name, escape(p.Help))
 		}
 		for i, c := range n.Children {
-			fmt.Fprintf(&b, "\tC%d %s `cmd:\"\" name:%q`\n", i, gen(c), c.Name)
+			fmt.Fprintf(&b, "\tC%d %s `cmd:\"\" name:%q help:%q`\n", i, gen(c), c.Name, escape(c.Help))
 		}
 		b.WriteString("}\n")
 		types[me] = b.String()
@@ -263,6 +277,9 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 		"func main() {\n\tif _, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"}); err != nil {\n\t\tpanic(err)\n\t}\n}\n"
 	return buildInModule(dir, bin, name, src)
 }
+
+// escape keeps kong from interpolating a $ of an already interpolated text.
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
 // buildInModule builds the program src as bin/name inside this module (so
 // it uses the module's kong), from a temporary file overlaid at
