@@ -87,7 +87,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 // Exited reports, without blocking, whether the process has ended (it may
 // still be an unreaped zombie).
 func (p *Proc) Exited() bool {
-	ready, _ := wait([]*Proc{p}, 0)
+	ready, _ := Wait([]*Proc{p}, 0)
 	return len(ready) > 0
 }
 
@@ -135,10 +135,6 @@ func (p *Proc) Status(startTime uint64) Status {
 // have ended. A pidfd turns readable when its process ends: Wait sleeps in
 // poll(2) on them.
 func Wait(procs []*Proc, timeout time.Duration) ([]int, error) {
-	return wait(procs, timeout)
-}
-
-func wait(procs []*Proc, timeout time.Duration) ([]int, error) {
 	fds := make([]unix.PollFd, len(procs))
 	for i, p := range procs {
 		fds[i] = unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
