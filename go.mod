@@ -27,13 +27,3 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	golang.org/x/tools v0.42.0 // indirect
 )
-
-// pkit tools are short-lived commands and waiters: no GOMAXPROCS updater
-// goroutine, no cgroup limit files kept open (the runtime still reads them
-// once at start) and no naming of memory mappings, as in Go before 1.25.
-// pqueued in a CPU-limited container can be given GOMAXPROCS.
-godebug (
-	containermaxprocs=0
-	decoratemappings=0
-	updatemaxprocs=0
-)

@@ -2,13 +2,18 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/pkit-sh/pkit/pkg/cli"
 )
 
 // Suite is one tool's benchmark.
@@ -83,7 +88,9 @@ func (b *Bench) Have(exes ...string) bool {
 }
 
 // Compare runs the cases interleaved, runs times each after one warm-up, and
-// prints median and minimum wall time and the ratio of medians to the base.
+// prints median and minimum wall time and the ratio of medians to the base,
+// and the same for CPU time (user+system of the shell and everything it
+// ran), which a loaded machine disturbs less than wall time.
 // A case whose command fails is reported as failed, not timed.
 func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	if runs <= 0 {
@@ -98,14 +105,16 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 		active = append(active, c)
 	}
 	samples := make([][]float64, len(active))
+	cpu := make([][]float64, len(active)) // user+system time of sh and all it ran
 	failed := make([]error, len(active))
 	for r := -1; r < runs; r++ {
 		for i, c := range active {
 			if failed[i] != nil || c.Runs > 0 && (r < 0 || r >= c.Runs) {
 				continue
 			}
+			cmd := exec.Command("sh", "-c", c.Shell)
 			start := time.Now()
-			out, err := exec.Command("sh", "-c", c.Shell).CombinedOutput()
+			out, err := cmd.CombinedOutput()
 			elapsed := time.Since(start)
 			if err != nil {
 				failed[i] = fmt.Errorf("%v: %s", err, lastLine(out))
@@ -113,6 +122,8 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 			}
 			if r >= 0 {
 				samples[i] = append(samples[i], float64(elapsed.Microseconds())/1000)
+				used := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+				cpu[i] = append(cpu[i], float64(used.Microseconds())/1000)
 			}
 		}
 	}
@@ -132,10 +143,10 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	}
 	fmt.Printf("\n%s (%d runs, ms)\n", title, runs)
 	w := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "  case\tmedian\tmin\tratio\tcommand")
+	fmt.Fprintln(w, "  case\tmedian\tmin\tratio\tcpu\tcpu ratio\tcommand")
 	for i, c := range active {
 		if failed[i] != nil {
-			fmt.Fprintf(w, "  %s\tFAILED\t\t\t%s: %v\n", c.Name, c.Shell, failed[i])
+			fmt.Fprintf(w, "  %s\tFAILED\t\t\t\t\t%s: %v\n", c.Name, c.Shell, failed[i])
 			continue
 		}
 		med, min := Median(samples[i]), minOf(samples[i])
@@ -143,7 +154,8 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 		if c.Runs > 0 {
 			name += fmt.Sprintf(" (%d run)", len(samples[i]))
 		}
-		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]), c.Shell)
+		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]),
+			Median(cpu[i]), Median(cpu[i])/Median(cpu[base]), c.Shell)
 	}
 	return w.Flush()
 }
@@ -195,4 +207,101 @@ func maxOf(xs []float64) float64 {
 func lastLine(out []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
+}
+
+// buildModelFloor builds, as bin/name, the start-up floor of a tool whose
+// grammar is cmd's: a program that imports only kong, builds a kong model
+// with the same commands, flags and positional arguments, with their help
+// texts, defaults, placeholders, environment variables and groups
+// (generated from cmd's model; every value is a string, bool or []string)
+// and exits without parsing.
+func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
+	k, err := cli.Parser(cmd, io.Discard, io.Discard)
+	if err != nil {
+		return err
+	}
+	var types []string
+	var gen func(n *kong.Node) string
+	gen = func(n *kong.Node) string {
+		me := len(types)
+		typ := fmt.Sprintf("n%d", me)
+		types = append(types, "")
+		var b strings.Builder
+		fmt.Fprintf(&b, "type %s struct {\n", typ)
+		for i, f := range n.Flags {
+			if f.Name == "help" || f.Name == "version" { // kong and cli.Parser add these
+				continue
+			}
+			goType := "string"
+			switch {
+			case f.IsBool():
+				goType = "bool"
+			case f.IsSlice():
+				goType = "[]string"
+			}
+			tags := fmt.Sprintf("name:%q help:%q", f.Name, escape(f.Help))
+			if f.Short != 0 {
+				tags += fmt.Sprintf(" short:%q", string(f.Short))
+			}
+			if f.HasDefault {
+				tags += fmt.Sprintf(" default:%q", escape(f.Default))
+			}
+			if f.PlaceHolder != "" {
+				tags += fmt.Sprintf(" placeholder:%q", escape(f.PlaceHolder))
+			}
+			if len(f.Envs) > 0 {
+				tags += fmt.Sprintf(" env:%q", strings.Join(f.Envs, ","))
+			}
+			if f.Group != nil {
+				tags += fmt.Sprintf(" group:%q", escape(f.Group.Title))
+			}
+			fmt.Fprintf(&b, "\tF%d %s `%s`\n", i, goType, tags)
+		}
+		for i, p := range n.Positional {
+			goType := "string"
+			if p.IsSlice() {
+				goType = "[]string"
+			}
+			fmt.Fprintf(&b, "\tA%d %s `arg:\"\" optional:\"\" name:%q help:%q`\n", i, goType, p.Name, escape(p.Help))
+		}
+		for i, c := range n.Children {
+			fmt.Fprintf(&b, "\tC%d %s `cmd:\"\" name:%q help:%q`\n", i, gen(c), c.Name, escape(c.Help))
+		}
+		b.WriteString("}\n")
+		types[me] = b.String()
+		return typ
+	}
+	gen(k.Model.Node)
+	src := "package main\n\nimport \"github.com/alecthomas/kong\"\n\n" + strings.Join(types, "\n") +
+		"\ntype version struct {\n\tVersion kong.VersionFlag `help:\"v\"`\n}\n\n" +
+		"func main() {\n\tif _, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"}); err != nil {\n\t\tpanic(err)\n\t}\n}\n"
+	return buildInModule(dir, bin, name, src)
+}
+
+// escape keeps kong from interpolating a $ of an already interpolated text.
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+// buildInModule builds the program src as bin/name inside this module (so
+// it uses the module's kong), from a temporary file overlaid at
+// cmd/name/main.go: the repository is not touched.
+func buildInModule(dir, bin, name, src string) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, name+".go")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		return err
+	}
+	overlay := filepath.Join(dir, name+".json")
+	virtual := filepath.Join(wd, "cmd", name, "main.go")
+	if err := os.WriteFile(overlay, []byte(fmt.Sprintf(`{"Replace":{%q:%q}}`, virtual, file)), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-overlay", overlay, "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, name), "./cmd/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the floor %s: %v: %s", name, err, out)
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pkit-sh/pkit/pkg/pqueue"
 )
 
 var pqueueSuite = Suite{
@@ -65,6 +67,7 @@ func benchPqueue(b *Bench) error {
 		Case{Name: "hello world (Go, static)", Shell: loop("hello >/dev/null"), Base: true},
 		Case{Name: "floor: imports kong, exits", Shell: loop("kongfloor >/dev/null")},
 		Case{Name: "floor: links kong's parser, exits", Shell: loop("clifloor >/dev/null")},
+		Case{Name: "floor: builds pqueue's kong model, exits", Shell: loop("pqueuefloor >/dev/null")},
 		Case{Name: "pqueue put", Shell: loop(`pqueue put calls "item $i"`)},
 		Case{Name: "pqueue put, --durable queue", Shell: loop(`pqueue put durable "item $i"`)},
 		Case{Name: "pqueue get", Shell: loop("pqueue get calls >/dev/null")},
@@ -237,25 +240,10 @@ var cliFloors = map[string]string{
 // compiled from temporary files overlaid into the module, so the
 // repository is not touched.
 func buildCLIFloors(dir, bin string) error {
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
 	for name, text := range cliFloors {
-		src := filepath.Join(dir, name+".go")
-		if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+		if err := buildInModule(dir, bin, name, text); err != nil {
 			return err
-		}
-		overlay := filepath.Join(dir, name+".json")
-		virtual := filepath.Join(wd, "cmd", name, "main.go")
-		if err := os.WriteFile(overlay, []byte(fmt.Sprintf(`{"Replace":{%q:%q}}`, virtual, src)), 0o644); err != nil {
-			return err
-		}
-		cmd := exec.Command("go", "build", "-overlay", overlay, "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, name), "./cmd/"+name)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build the floor %s: %v: %s", name, err, out)
 		}
 	}
-	return nil
+	return buildModelFloor(dir, bin, "pqueuefloor", pqueue.Command())
 }

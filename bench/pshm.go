@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pkit-sh/pkit/pkg/pshm"
 	"github.com/pkit-sh/pkit/pkg/shm"
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +48,9 @@ func benchPshm(b *Bench) error {
 	if err != nil {
 		return err
 	}
+	if err := buildModelFloor(dir, b.BinDir, "pshmfloor", pshm.Command()); err != nil {
+		return err
+	}
 	id := strconv.Itoa(os.Getpid())
 	c, lock := "pkit-bench-c."+id, "pkit-bench-l."+id
 	defer exec.Command("pshm", "rm", "-f", c, lock).Run()
@@ -82,6 +86,7 @@ func benchPshm(b *Bench) error {
 	err = b.Compare("200 calls, one process (startup cost)", 0,
 		Case{Name: "/bin/true", Shell: calls("/bin/true"), Base: true},
 		Case{Name: "hello-world Go binary", Shell: calls(hello)},
+		Case{Name: "floor: builds pshm's kong model, exits", Shell: calls("pshmfloor")},
 		Case{Name: "pshm get", Shell: calls("pshm get " + c)},
 		Case{Name: "pshm add", Shell: calls("pshm add " + c + " 1")},
 	)

@@ -18,6 +18,14 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	}
 }
 
+// scriptPrograms are test programs that scripts run with exec (so also in
+// the background or from sh -c), beside the pkit binaries.
+func scriptPrograms() map[string]func(args []string) int {
+	return map[string]func(args []string) int{
+		"sockclient": sockclient,
+	}
+}
+
 // waitfile FILE [DURATION]: wait (default 10s) until FILE exists and is not
 // empty.
 func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {

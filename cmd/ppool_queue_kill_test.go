@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 )
@@ -36,11 +37,7 @@ func TestPpoolQueueKill(t *testing.T) {
 		lease    = 2 * time.Second // the NATS AckWait; ppool renews it every third
 		token    = "kill-test"
 	)
-	srv, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natstest.Start(t, natsserver.Config{Token: token})
 	b, err := natsq.Dial(srv.URL(), queue.Auth{Token: token})
 	if err != nil {
 		t.Fatal(err)

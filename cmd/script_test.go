@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 		main := t.main
 		cmds[t.name] = func() { os.Exit(main(os.Args[1:])) }
 	}
+	for name, main := range scriptPrograms() {
+		cmds[name] = func() { os.Exit(main(os.Args[1:])) }
+	}
 	testscript.Main(m, cmds)
 }
 

@@ -3,13 +3,7 @@ package cmd_test
 import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/complete"
-	"github.com/pkit-sh/pkit/pkg/pjoin"
-	"github.com/pkit-sh/pkit/pkg/ppool"
 	"github.com/pkit-sh/pkit/pkg/pqueue"
-	"github.com/pkit-sh/pkit/pkg/pqueued"
-	"github.com/pkit-sh/pkit/pkg/pshm"
-	"github.com/pkit-sh/pkit/pkg/pspawn"
-	"github.com/pkit-sh/pkit/pkg/ptree"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 )
 
@@ -20,19 +14,17 @@ type tool struct {
 	command func() *cli.Command
 }
 
-// tools lists every pkit binary; a new tool adds its line here.
-var tools = []tool{
-	{"ptree", ptree.Main, ptree.Command},
-	{"pshm", pshm.Main, pshm.Command},
-	{"pqueue", func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
-	{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
-	{"pspawn", pspawn.Main, pspawn.Command},
-	{"pjoin", pjoin.Main, pjoin.Command},
-	{"ppool", ppool.Main, ppool.Command},
-	{"pqueued", pqueued.Main, pqueued.Command},
-	{"pkit-complete", complete.Main, complete.Command},
-	// TOOLS: one line per binary, keep this marker last
-}
+// tools lists every pkit binary: the tools users type, from their one list
+// (complete.Tools), and the helpers.
+var tools = func() []tool {
+	var all []tool
+	for _, t := range complete.Tools() {
+		all = append(all, tool{t.Command().Name, t.Main, t.Command})
+	}
+	return append(all,
+		tool{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
+		tool{"pkit-complete", complete.Main, complete.Command})
+}()
 
 // helpers are the binaries that users never type: a tool runs pqueue-nats,
 // the completion scripts run pkit-complete. The page named by the value

@@ -1,6 +1,5 @@
 // Package cli is the plumbing every pkit tool shares: kong set-up, version,
-// exit codes, "tool: message" errors, durations, names, stdin arguments and
-// the runtime directory.
+// exit codes, "tool: message" errors, durations, names and stdin arguments.
 package cli
 
 import (
@@ -94,6 +93,11 @@ func Report(env *Env, err error) int {
 		return ee.Code
 	}
 	fmt.Fprintf(env.Stderr, "%s: %v\n", env.Name, err)
+	// Packages below cli (rundir) say their status this way.
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return ExitFail
 }
 
@@ -105,4 +109,11 @@ func version() string {
 		return info.Main.Version
 	}
 	return "dev"
+}
+
+// Warnf prints a warning on stderr as "tool: message", for what a tool
+// reports and carries on from; an error that ends it is returned to Run,
+// which prints it once.
+func (e *Env) Warnf(format string, a ...any) {
+	fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, fmt.Sprintf(format, a...))
 }

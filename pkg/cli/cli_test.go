@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkit-sh/pkit/pkg/rundir"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -53,41 +56,21 @@ func TestValidName(t *testing.T) {
 	}
 }
 
-func TestRuntimeDir(t *testing.T) {
-	base := t.TempDir()
-	t.Setenv("PKIT_DIR", "")
-	t.Setenv("XDG_RUNTIME_DIR", base)
-	dir, err := RuntimeDir()
-	if err != nil || dir != filepath.Join(base, "pkit") {
-		t.Fatalf("RuntimeDir() = %q, %v", dir, err)
-	}
-	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
-		t.Errorf("mode %v, want 0700", fi.Mode().Perm())
-	}
-	own := filepath.Join(base, "own")
-	t.Setenv("PKIT_DIR", own)
-	if dir, err := RuntimeDir(); err != nil || dir != own {
-		t.Fatalf("PKIT_DIR: %q, %v", dir, err)
-	}
-	if err := os.Chmod(own, 0o777); err != nil {
+// TestReportRundir: a refused runtime directory (pkg/rundir, which cannot
+// import cli) is a usage error, printed once.
+func TestReportRundir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	var ee *ExitError
-	if _, err := RuntimeDir(); !errors.As(err, &ee) || ee.Code != ExitUsage {
-		t.Errorf("world-writable dir accepted: %v", err)
+	os.Chmod(dir, 0o777)
+	err := rundir.Safe(dir)
+	var buf strings.Builder
+	if code := Report(&Env{Name: "pjoin", Stderr: &buf}, fmt.Errorf("open store: %w", err)); code != ExitUsage {
+		t.Errorf("Report = %d, want %d", code, ExitUsage)
 	}
-	if os.Getuid() == 0 {
-		other := filepath.Join(base, "other")
-		if err := os.Mkdir(other, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(other, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("PKIT_DIR", other)
-		if _, err := RuntimeDir(); !errors.As(err, &ee) || !strings.Contains(err.Error(), "owned by uid 65534") {
-			t.Errorf("foreign dir accepted: %v", err)
-		}
+	if got := buf.String(); !strings.HasPrefix(got, "pjoin: open store: runtime directory ") || strings.Count(got, "\n") != 1 {
+		t.Errorf("printed %q", got)
 	}
 }
 
@@ -224,4 +207,12 @@ func FuzzLines(f *testing.F) {
 			t.Fatalf("lines = %q, want %q", got, want)
 		}
 	})
+}
+
+func TestWarnf(t *testing.T) {
+	var buf strings.Builder
+	(&Env{Name: "ppool", Stderr: &buf}).Warnf("queue %s: %v", "q", errors.New("gone"))
+	if got := buf.String(); got != "ppool: queue q: gone\n" {
+		t.Errorf("Warnf printed %q", got)
+	}
 }

@@ -33,17 +33,33 @@ type CLI struct {
 	tools map[string]*cli.Command
 }
 
-// Tools are the grammars of the tools users type.
-func Tools() []*cli.Command {
-	return []*cli.Command{pjoin.Command(), ppool.Command(), pqueue.Command(),
-		pqueued.Command(), pshm.Command(), pspawn.Command(), ptree.Command()}
+// Tool is a pkit tool users type: its Main and its grammar.
+type Tool struct {
+	Main    func(args []string) int
+	Command func() *cli.Command
+}
+
+// Tools is the one list of the tools users type: pkit-complete completes
+// them, and cmd's tests run them and check their pages, completion files
+// and import sets. A new tool adds its line here.
+func Tools() []Tool {
+	return []Tool{
+		{pjoin.Main, pjoin.Command},
+		{ppool.Main, ppool.Command},
+		{func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
+		{pqueued.Main, pqueued.Command},
+		{pshm.Main, pshm.Command},
+		{pspawn.Main, pspawn.Command},
+		{ptree.Main, ptree.Command},
+	}
 }
 
 // Command returns pkit-complete's description for the shared CLI plumbing.
 func Command() *cli.Command {
 	c := &CLI{tools: map[string]*cli.Command{}}
 	for _, t := range Tools() {
-		c.tools[t.Name] = t
+		cmd := t.Command()
+		c.tools[cmd.Name] = cmd
 	}
 	return &cli.Command{Name: "pkit-complete", Help: "Answer shell completion for the pkit tools (called by their completion scripts).", Grammar: c}
 }

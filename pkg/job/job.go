@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/proc"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +108,7 @@ type Store struct{ Dir string }
 
 // Open returns the store in the runtime directory.
 func Open() (*Store, error) {
-	dir, err := cli.RuntimeSubdir("jobs")
+	dir, err := rundir.Subdir("jobs")
 	if err != nil {
 		return nil, err
 	}
@@ -193,19 +193,7 @@ var ErrNoJob = errors.New("no such job")
 
 // Read loads the record of job id.
 func (s *Store) Read(id string) (*Record, error) {
-	return s.read(id, os.ReadFile)
-}
-
-// ReadNow is Read for a waiter that has just seen the job end: it reads
-// with raw system calls, which do not wake the Go runtime's monitor thread
-// after a long idle wait (see procwait). The store is a local directory, so
-// the reads do not block for long.
-func (s *Store) ReadNow(id string) (*Record, error) {
-	return s.read(id, readRaw)
-}
-
-func (s *Store) read(id string, readFile func(string) ([]byte, error)) (*Record, error) {
-	b, err := readFile(s.path(id))
+	b, err := os.ReadFile(s.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("job %s: %w", id, ErrNoJob)
 	}

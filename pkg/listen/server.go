@@ -58,14 +58,15 @@ type Config struct {
 	CountBytes bool
 	// StderrToClient sends handlers' stderr down the connection too.
 	StderrToClient bool
-	// Stderr receives handlers' stderr (default os.Stderr) and warnings.
+	// Stderr receives handlers' stderr (default os.Stderr).
 	Stderr *os.File
 	// Env is the handlers' base environment (default os.Environ()).
 	Env []string
 	// OnDone is called once per connection, never concurrently.
 	OnDone func(Record)
-	// Name prefixes warnings ("ppool").
-	Name string
+	// Warn reports what the server carries on from (a failed accept or
+	// start); the tool prints it (default: "listen: ..." on Stderr).
+	Warn func(format string, a ...any)
 }
 
 // Record is one served (or refused) connection, for the joblog and --json.
@@ -125,8 +126,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Env == nil {
 		cfg.Env = os.Environ()
 	}
-	if cfg.Name == "" {
-		cfg.Name = "listen"
+	if cfg.Warn == nil {
+		stderr := cfg.Stderr
+		cfg.Warn = func(format string, a ...any) { fmt.Fprintf(stderr, "listen: "+format+"\n", a...) }
 	}
 	name := cfg.Command[0]
 	if cfg.Shell {
@@ -255,9 +257,7 @@ func (s *Server) signalAll(sig syscall.Signal, reason string) {
 	}
 }
 
-func (s *Server) warnf(format string, a ...any) {
-	fmt.Fprintf(s.cfg.Stderr, "%s: %s\n", s.cfg.Name, fmt.Sprintf(format, a...))
-}
+func (s *Server) warnf(format string, a ...any) { s.cfg.Warn(format, a...) }
 
 // handler is one running connection's process.
 type handler struct {

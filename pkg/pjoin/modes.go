@@ -160,13 +160,13 @@ func (j *joiner) logs(targets []*target) error {
 		}
 		if t.rec == nil || t.rec.Log == "" {
 			j.fail(cli.ExitFail)
-			fmt.Fprintf(j.errw, "pjoin: %s: no log (not a pspawn job, or its output was redirected)\n", t.ref)
+			j.env.Warnf("%s: no log (not a pspawn job, or its output was redirected)", t.ref)
 			continue
 		}
 		f, err := os.Open(t.rec.Log)
 		if err != nil {
 			j.fail(cli.ExitFail)
-			fmt.Fprintf(j.errw, "pjoin: %s: %v\n", t.ref, err)
+			j.env.Warnf("%s: %v", t.ref, err)
 			continue
 		}
 		_, err = io.Copy(j.out, f)

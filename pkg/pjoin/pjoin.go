@@ -7,9 +7,7 @@ package pjoin
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,32 +42,7 @@ func Command() *cli.Command {
 }
 
 // Main runs pjoin with args and returns its exit status.
-func Main(args []string) int {
-	if c, ok := plainJoin(args); ok {
-		env := &cli.Env{Name: "pjoin", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-		return cli.Report(env, c.Run(env))
-	}
-	return cli.Run(Command(), args)
-}
-
-// plainJoin recognises the hot call, "pjoin JOB|PID...", which kong would
-// parse the same way, and skips building the parser: that saves its
-// start-up time and, as fewer pages are touched, part of the exit's too,
-// both of which count in the time from a process's exit to pjoin's.
-func plainJoin(args []string) (*CLI, bool) {
-	if len(args) == 0 || os.Getenv("COMP_LINE") != "" {
-		return nil, false
-	}
-	for _, a := range args {
-		if a == "" || a[0] == '-' {
-			return nil, false
-		}
-	}
-	return &CLI{Refs: args, Grace: cli.Duration(defaultGrace)}, true
-}
-
-// defaultGrace is --grace's default, as the grammar's tag says.
-const defaultGrace = 5 * time.Second
+func Main(args []string) int { return cli.Run(Command(), args) }
 
 // Run carries out the mode the flags select.
 func (c *CLI) Run(env *cli.Env) error {
@@ -89,7 +62,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return err
 	}
-	j := &joiner{cli: c, store: store, boot: job.BootID(), out: env.Stdout, errw: env.Stderr}
+	j := &joiner{cli: c, store: store, boot: job.BootID(), env: env, out: env.Stdout}
 	if len(refs) == 0 {
 		switch {
 		case c.Status:
@@ -176,9 +149,9 @@ type joiner struct {
 	store *job.Store
 	boot  string
 	out   io.Writer
-	errw  io.Writer
-	first int    // exit status of the first failure, 0 if none yet
-	line  []byte // print's buffer
+	env   *cli.Env // for warnings
+	first int      // exit status of the first failure, 0 if none yet
+	line  []byte   // print's buffer
 }
 
 // fail notes a failure's exit status if it is the first.
@@ -208,7 +181,7 @@ func (j *joiner) resolve(refs []string) []*target {
 			seen[key] = true
 		}
 		if err != nil {
-			fmt.Fprintf(j.errw, "pjoin: %v\n", err)
+			j.env.Warnf("%v", err)
 			t = &target{ref: ref, missing: true}
 			var ee *cli.ExitError
 			if errors.As(err, &ee) {
@@ -326,7 +299,7 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 func (j *joiner) refresh(t *target, wait time.Duration) {
 	deadline := time.Now().Add(wait)
 	for {
-		if rec, err := j.store.ReadNow(t.rec.ID); err == nil {
+		if rec, err := j.store.Read(t.rec.ID); err == nil {
 			t.rec = rec
 			if rec.Final() {
 				j.finish(t, rec)
@@ -410,11 +383,6 @@ func (j *joiner) join(targets []*target) error {
 	var deadline time.Time
 	if j.cli.Timeout > 0 {
 		deadline = time.Now().Add(j.cli.Timeout.D())
-	}
-	if done < want && len(pending) > 0 {
-		// Whoever waits for pjoin should learn of its end as soon as the
-		// answer is printed, not after the kernel has unmapped its memory.
-		procwait.DeferTeardown("pjoin-keeper")
 	}
 	for done < want && len(pending) > 0 {
 		if !deadline.IsZero() {
@@ -537,11 +505,11 @@ func (t *target) runtime() (time.Duration, bool) {
 func (j *joiner) print(t *target) {
 	if j.cli.JSON {
 		b, _ := json.Marshal(j.result(t))
-		writeOut(j.out, append(b, '\n'))
+		j.out.Write(append(b, '\n'))
 		return
 	}
 	j.line = t.appendLine(j.line[:0])
-	writeOut(j.out, j.line)
+	j.out.Write(j.line)
 }
 
 // appendLine appends t's plain line, PID NAME CODE, to b.

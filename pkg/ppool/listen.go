@@ -15,51 +15,38 @@ import (
 // It is embedded in CLI; -j, --shell, --timeout, --grace, --joblog,
 // --json and --progress apply to the server too.
 type ListenFlags struct {
-	Listen         string       `placeholder:"ADDR" group:"Server mode (--listen ADDR)" help:"Serve CMD once per connection on HOST:PORT, :PORT (loopback) or unix:PATH."`
-	MaxPerIP       int          `name:"max-per-ip" placeholder:"N" group:"Server mode (--listen ADDR)" help:"Close at once a connection beyond N from one IP."`
-	Idle           cli.Duration `placeholder:"DUR" group:"Server mode (--listen ADDR)" help:"End a connection that carries no data for DUR."`
-	StderrToClient bool         `name:"stderr-to-client" group:"Server mode (--listen ADDR)" help:"Send handlers' stderr to the client too."`
-	Ready          string       `type:"path" placeholder:"FILE" group:"Server mode (--listen ADDR)" help:"Write the bound address to FILE once listening."`
-	PrintAddr      bool         `name:"print-addr" group:"Server mode (--listen ADDR)" help:"Print the bound address on stdout once listening."`
+	Listen         string       `placeholder:"ADDR" listen:"" group:"Server mode (--listen ADDR)" help:"Serve CMD once per connection on HOST:PORT, :PORT (loopback) or unix:PATH."`
+	MaxPerIP       int          `name:"max-per-ip" placeholder:"N" listen:"only" group:"Server mode (--listen ADDR)" help:"Close at once a connection beyond N from one IP."`
+	Idle           cli.Duration `placeholder:"DUR" listen:"only" group:"Server mode (--listen ADDR)" help:"End a connection that carries no data for DUR."`
+	StderrToClient bool         `name:"stderr-to-client" listen:"only" group:"Server mode (--listen ADDR)" help:"Send handlers' stderr to the client too."`
+	Ready          string       `type:"path" placeholder:"FILE" listen:"only" group:"Server mode (--listen ADDR)" help:"Write the bound address to FILE once listening."`
+	PrintAddr      bool         `name:"print-addr" listen:"only" group:"Server mode (--listen ADDR)" help:"Print the bound address on stdout once listening."`
 
 	given map[string]bool // flags named on the command line
 }
 
-// serverFlags are the flags only --listen reads; listenCompatible are
-// ppool's own flags that mean something to a server too. Every other
-// ppool flag (input sources, output modes, --halt, ...) is refused with
-// --listen.
-var (
-	serverFlags      = []string{"max-per-ip", "idle", "stderr-to-client", "ready", "print-addr"}
-	listenCompatible = map[string]bool{
-		"listen": true, "jobs": true, "shell": true, "timeout": true, "grace": true,
-		"joblog": true, "json": true, "progress": true, "no-progress": true,
-		"help": true, "version": true,
-	}
-)
-
 // AfterApply (a kong hook) notes which flags were given, so -j can keep
 // its pool default while a server defaults to listen.DefaultJobs, and
-// refuses flag combinations that mean nothing.
+// refuses flag combinations that mean nothing. The grammar's listen tags
+// say which flags a server reads: listen:"only" only a server,
+// listen:"" both; any other flag (input sources, output modes, --halt,
+// ...) is refused with --listen.
 func (l *ListenFlags) AfterApply(kctx *kong.Context) error {
 	l.given = map[string]bool{}
+	var given []*kong.Flag
 	for _, tr := range kctx.Path {
 		if tr.Flag != nil {
 			l.given[tr.Flag.Name] = true
+			given = append(given, tr.Flag)
 		}
-	}
-	if !l.given["listen"] {
-		for _, name := range serverFlags {
-			if l.given[name] {
-				return cli.Usagef("--%s needs --listen", name)
-			}
-		}
-		return nil
 	}
 	var bad []string
-	for name := range l.given {
-		if !listenCompatible[name] && !contains(serverFlags, name) {
-			bad = append(bad, "--"+name)
+	for _, f := range given {
+		switch {
+		case !l.given["listen"] && f.Tag.Get("listen") == "only":
+			return cli.Usagef("--%s needs --listen", f.Name)
+		case l.given["listen"] && !f.Tag.Has("listen"):
+			bad = append(bad, "--"+f.Name)
 		}
 	}
 	if len(bad) > 0 {
@@ -69,21 +56,12 @@ func (l *ListenFlags) AfterApply(kctx *kong.Context) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // listening reports whether ppool runs as a server.
 func (l *ListenFlags) listening() bool { return l.given["listen"] || l.Listen != "" }
 
 // serve runs ppool as a server: CMD once per connection on --listen.
 func (c *CLI) serve(env *cli.Env) error {
-	opts, err := c.listenOptions(env.Name)
+	opts, err := c.listenOptions(env)
 	if err != nil {
 		return err
 	}
@@ -91,7 +69,7 @@ func (c *CLI) serve(env *cli.Env) error {
 }
 
 // listenOptions turns the flags into the server's options.
-func (c *CLI) listenOptions(name string) (listen.Options, error) {
+func (c *CLI) listenOptions(env *cli.Env) (listen.Options, error) {
 	l := &c.Server
 	args := c.Cmd
 	if len(args) > 0 && args[0] == "--" {
@@ -131,7 +109,7 @@ func (c *CLI) listenOptions(name string) (listen.Options, error) {
 			Idle:           l.Idle.D(),
 			Grace:          c.Grace.D(),
 			StderrToClient: l.StderrToClient,
-			Name:           name,
+			Warn:           env.Warnf,
 		},
 		Addr:      l.Listen,
 		Ready:     l.Ready,

@@ -30,7 +30,7 @@ func parseListen(t *testing.T, args ...string) (listen.Options, error) {
 	if !c.Server.listening() {
 		t.Fatalf("%q: not in server mode", args)
 	}
-	return c.listenOptions("ppool")
+	return c.listenOptions(&cli.Env{Name: "ppool", Stderr: io.Discard})
 }
 
 func TestListenOptions(t *testing.T) {
@@ -44,10 +44,14 @@ func TestListenOptions(t *testing.T) {
 		Config: listen.Config{
 			Command: []string{"tr", "a-z", "A-Z"}, Jobs: listen.DefaultJobs, MaxPerIP: 3,
 			Timeout: 2 * time.Second, Idle: 500 * time.Millisecond, Grace: time.Second,
-			StderrToClient: true, Name: "ppool",
+			StderrToClient: true,
 		},
 		Addr: "127.0.0.1:0", Ready: abs(t, "addr"), PrintAddr: true, Joblog: abs(t, "log"), JSON: true,
 	}
+	if opts.Warn == nil {
+		t.Error("no Warn func")
+	}
+	opts.Warn = nil // funcs do not compare
 	if !reflect.DeepEqual(opts, want) {
 		t.Errorf("options:\n got %+v\nwant %+v", opts, want)
 	}
@@ -92,6 +96,17 @@ func TestListenShell(t *testing.T) {
 		if err != nil || opts.Shell != tc.shell {
 			t.Errorf("%q: shell %v, %v; want %v", tc.args, opts.Shell, err, tc.shell)
 		}
+	}
+}
+
+// TestListenCompatible: every flag tagged listen:"" is accepted with
+// --listen (the tags, read from kong's model, are the only list).
+func TestListenCompatible(t *testing.T) {
+	args := []string{"--listen", ":0", "-j", "2", "--shell", "--timeout", "1s", "--grace", "1s",
+		"--joblog", "log", "--json", "--progress", "--no-progress", "--idle", "1s", "--max-per-ip", "3",
+		"--stderr-to-client", "--ready", "f", "--print-addr", "cat"}
+	if _, err := parseListen(t, args...); err != nil {
+		t.Errorf("%q: %v", args, err)
 	}
 }
 

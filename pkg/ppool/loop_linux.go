@@ -2,9 +2,7 @@ package ppool
 
 import (
 	"os"
-	"runtime"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,10 +41,6 @@ func (p *Pool) runLoop(queue <-chan *job) bool {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}); err != nil {
 		return false
 	}
-	// A second P keeps the one held in epoll_wait from being retaken.
-	if runtime.GOMAXPROCS(0) < 2 {
-		runtime.GOMAXPROCS(2)
-	}
 	p.wakeMu.Lock()
 	p.wakeFD = wake
 	p.wakeMu.Unlock()
@@ -59,7 +53,6 @@ func (p *Pool) runLoop(queue <-chan *job) bool {
 	l := &loop{p: p, ep: ep, active: map[int32]*loopJob{}}
 	defer l.closeFiles()
 	inputDone := false
-	lastYield := time.Now()
 	var ahead []*job // taken from queue, not started yet
 	events := make([]unix.EpollEvent, 64)
 	for {
@@ -80,14 +73,6 @@ func (p *Pool) runLoop(queue <-chan *job) bool {
 				return true
 			}
 			continue
-		}
-		// Yield now and then: a goroutine that runs, and sits in system
-		// calls, for 10ms without passing through the scheduler is
-		// preempted and its P taken, which sets sysmon back to polling
-		// every 20µs.
-		if now := time.Now(); now.Sub(lastYield) > 5*time.Millisecond {
-			lastYield = now
-			runtime.Gosched()
 		}
 		n, err := unix.EpollWait(ep, events, -1)
 		p.hungry.Store(false)

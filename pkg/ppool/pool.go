@@ -369,7 +369,7 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 
 func (p *Pool) fatal(err error) {
 	p.mu.Lock()
-	fmt.Fprintf(p.stderr, "%s: %v\n", p.env.Name, err)
+	p.env.Warnf("%v", err)
 	p.failed++
 	p.mu.Unlock()
 	p.stop()
@@ -455,7 +455,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File, pidfd *int) (*ru
 			rd, wr, err := os.Pipe()
 			if err != nil {
 				r.exit = cli.ExitFail
-				fmt.Fprintf(p.stderr, "%s: %v\n", p.env.Name, err)
+				p.env.Warnf("%v", err)
 				for _, w := range pipes {
 					w.Close()
 				}
@@ -674,7 +674,7 @@ func (p *Pool) hold(r *result, out, errOut *os.File, outLen, errLen int64) {
 		if p.spill == nil {
 			f, err := tempFile()
 			if err != nil {
-				fmt.Fprintf(p.stderr, "%s: %v\n", p.env.Name, err)
+				p.env.Warnf("%v", err)
 				return
 			}
 			p.spill = f

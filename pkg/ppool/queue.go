@@ -262,7 +262,7 @@ func fileBytes(f *os.File) (b []byte, cut bool) {
 }
 
 func (qr *queueRun) warn(format string, a ...any) {
-	fmt.Fprintf(qr.env.Stderr, "%s: %s\n", qr.env.Name, fmt.Sprintf(format, a...))
+	qr.env.Warnf(format, a...)
 }
 
 // qlease is one item taken from --queue and not yet settled.
@@ -453,7 +453,7 @@ func (s *queueSource) close() {
 }
 
 func (s *queueSource) warnf(format string, a ...any) {
-	fmt.Fprintf(s.env.Stderr, "%s: queue %s: %s\n", s.env.Name, s.q.Name(), fmt.Sprintf(format, a...))
+	s.env.Warnf("queue %s: %s", s.q.Name(), fmt.Sprintf(format, a...))
 }
 
 // lease returns the queue item behind the item Next returned last (nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -107,7 +106,7 @@ func (c *GetCmd) runOne(ctx context.Context, env *cli.Env, q queue.Queue, path s
 				return
 			case <-tick.C:
 				if err := q.Extend(context.Background(), it.ID, lease); err != nil {
-					fmt.Fprintf(env.Stderr, "%s: renew lease %s: %v\n", env.Name, it.ID, err)
+					env.Warnf("renew lease %s: %v", it.ID, err)
 				}
 			}
 		}
@@ -118,12 +117,12 @@ func (c *GetCmd) runOne(ctx context.Context, env *cli.Env, q queue.Queue, path s
 	bg := context.Background()
 	if status == 0 && ctx.Err() == nil {
 		if err := q.Done(bg, it.ID); err != nil {
-			fmt.Fprintf(env.Stderr, "%s: %v; the item may be delivered again\n", env.Name, err)
+			env.Warnf("%v; the item may be delivered again", err)
 		}
 		return 0, nil
 	}
 	if err := q.Nack(bg, it.ID, c.Delay.D()); err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", env.Name, err)
+		env.Warnf("%v", err)
 	}
 	return status, nil
 }

@@ -70,43 +70,7 @@ func command(dial qconn.Dialer) *cli.Command {
 // local call half again slower, and hands the calls with --url to
 // pqueue-nats (handOff).
 func Main(args []string, dial qconn.Dialer) int {
-	if status, ok := fastPath(args, dial); ok {
-		return status
-	}
 	return cli.Run(command(dial), args)
-}
-
-// fastPath runs the per-item hot calls (put NAME ITEM..., get NAME,
-// done NAME ID...) without building the kong parser, which costs about
-// 0.7 ms, a third of a Go program's start. It only takes arguments that
-// kong would parse the same way: none may start with '-'.
-func fastPath(args []string, dial qconn.Dialer) (int, bool) {
-	if len(args) < 2 {
-		return 0, false
-	}
-	for _, a := range args {
-		if a == "" || a[0] == '-' {
-			return 0, false
-		}
-	}
-	var run func(*Globals, *cli.Env) error
-	switch {
-	case args[0] == "put" && len(args) >= 3:
-		run = (&PutCmd{Name: args[1], Items: args[2:]}).Run
-	case args[0] == "get" && len(args) == 2:
-		run = (&GetCmd{Name: args[1], Count: 1, Holder: -1}).Run
-	case args[0] == "done" && len(args) >= 3:
-		run = (&DoneCmd{Name: args[1], IDs: args[2:]}).Run
-	default:
-		return 0, false
-	}
-	g := &Globals{Flags: qconn.FromEnv(), dial: dial}
-	env := &cli.Env{Name: "pqueue", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	err := g.handOff(args)
-	if err == nil {
-		err = run(g, env)
-	}
-	return cli.Report(env, err), true
 }
 
 // backend opens the queue store the flags select: local files, or NATS

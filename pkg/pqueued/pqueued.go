@@ -13,6 +13,7 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 )
 
 // Main runs pqueued with args and returns its exit status.
@@ -41,7 +42,7 @@ type grammar struct {
 func (g *grammar) Run(env *cli.Env) error {
 	store := g.Store
 	if store == "" {
-		dir, err := cli.RuntimeSubdir("pqueued")
+		dir, err := rundir.Subdir("pqueued")
 		if err != nil {
 			return err
 		}

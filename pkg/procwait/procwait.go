@@ -1,11 +1,9 @@
 // Package procwait waits for arbitrary processes, children or not, without
-// sleep loops: pidfds (pidfd_open) waited on in the Go runtime's poller on
+// sleep loops: pidfds (pidfd_open) waited on with poll(2) on
 // Linux, kqueue EVFILT_PROC on darwin. On Linux it also recovers the exit
 // status of a process that is not a child, through PIDFD_GET_INFO (kernel
 // ≥ 6.15) or, while the process is an unreaped zombie, field 52 of
-// /proc/PID/stat. DeferTeardown lets a waiter's own exit reach its parent
-// sooner, by leaving the unmapping of its memory to a helper process
-// (linux/amd64).
+// /proc/PID/stat.
 package procwait
 
 import (

@@ -1,14 +1,10 @@
 package procwait
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/pkit-sh/pkit/pkg/proc"
 	"golang.org/x/sys/unix"
@@ -44,23 +40,10 @@ func (p *Proc) FD() int { return p.fd }
 // Close releases the handle.
 func (p *Proc) Close() error {
 	if p.stat >= 0 {
-		rawClose(p.stat)
+		unix.Close(p.stat)
 		p.stat = -1
 	}
-	return rawClose(p.fd)
-}
-
-// rawClose closes fd with a raw system call. The calls made once a process
-// has ended (reading its status, closing its descriptors, collecting the
-// poller's events) are all made raw, without telling the runtime: none of
-// them can block, and the first runtime system call after a long idle wait
-// wakes the runtime's monitor thread, a cross-CPU wake-up that costs more
-// than the call itself.
-func rawClose(fd int) error {
-	if _, _, errno := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0); errno != 0 {
-		return errno
-	}
-	return nil
+	return unix.Close(p.fd)
 }
 
 // ReadStat reads the process's /proc/PID/stat. The file is opened by the
@@ -85,13 +68,12 @@ func (p *Proc) ReadStat() (proc.Stat, error) {
 			p.buf = make([]byte, 2048) // a stat line is under 1 KiB
 		}
 	}
-	var n uintptr
-	errno := unix.EINTR
-	for errno == unix.EINTR {
-		n, _, errno = unix.RawSyscall6(unix.SYS_PREAD64, uintptr(p.stat), uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), 0, 0, 0)
+	n, err := unix.Pread(p.stat, p.buf, 0)
+	for err == unix.EINTR {
+		n, err = unix.Pread(p.stat, p.buf, 0)
 	}
-	if errno != 0 {
-		return proc.Stat{}, fmt.Errorf("read process %d: %w", p.PID, errno)
+	if err != nil {
+		return proc.Stat{}, fmt.Errorf("read process %d: %w", p.PID, err)
 	}
 	return proc.ParseStat(p.buf[:n])
 }
@@ -105,37 +87,18 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 // Exited reports, without blocking, whether the process has ended (it may
 // still be an unreaped zombie).
 func (p *Proc) Exited() bool {
-	ready, _ := wait([]*Proc{p}, 0)
+	ready, _ := Wait([]*Proc{p}, 0)
 	return len(ready) > 0
-}
-
-// pidfdGetInfo is PIDFD_GET_INFO, _IOWR(0xFF, 11, struct pidfd_info) with
-// the 64-byte first version of the structure (Linux 6.13).
-const (
-	pidfdGetInfo  = 0xC040FF0B
-	pidfdInfoExit = 1 << 3 // PIDFD_INFO_EXIT, Linux 6.15
-)
-
-// pidfdInfo is struct pidfd_info, version 0 (64 bytes).
-type pidfdInfo struct {
-	Mask                     uint64
-	CgroupID                 uint64
-	PID, TGID, PPID          uint32
-	RUID, RGID, EUID, EGID   uint32
-	SUID, SGID, FSUID, FSGID uint32
-	ExitCode                 int32
 }
 
 // exitInfo asks the kernel for the wait status of the ended process. It is
 // there only once the parent has reaped it, on Linux ≥ 6.15.
 func (p *Proc) exitInfo() (Status, bool) {
-	var info pidfdInfo
-	info.Mask = pidfdInfoExit
-	_, _, errno := unix.RawSyscall(unix.SYS_IOCTL, uintptr(p.fd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
-	if errno != 0 || info.Mask&pidfdInfoExit == 0 {
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_EXIT}
+	if err := unix.IoctlPidfdInfo(p.fd, &info); err != nil || info.Mask&unix.PIDFD_INFO_EXIT == 0 {
 		return Status{}, false
 	}
-	return FromWait(syscall.WaitStatus(info.ExitCode)), true
+	return FromWait(syscall.WaitStatus(info.Exit_code)), true
 }
 
 // Status returns the exit status of an ended process that is not our child:
@@ -169,124 +132,18 @@ func (p *Proc) Status(startTime uint64) Status {
 
 // Wait blocks until at least one of procs has ended or timeout passes (a
 // negative timeout waits for ever) and returns the indexes of those that
-// have ended.
-//
-// It blocks in the Go runtime's poller, not in a poll(2) system call: a
-// goroutine parked there is woken on the thread that polled and runs at
-// once, while one returning from a long system call first wakes the
-// runtime's monitor thread, which may then preempt it and move it to
-// another thread. Either costs more than all a waiter has left to do once
-// the process has ended.
+// have ended. A pidfd turns readable when its process ends: Wait sleeps in
+// poll(2) on them.
 func Wait(procs []*Proc, timeout time.Duration) ([]int, error) {
-	return wait(procs, timeout)
-}
-
-func wait(procs []*Proc, timeout time.Duration) ([]int, error) {
 	fds := make([]unix.PollFd, len(procs))
 	for i, p := range procs {
 		fds[i] = unix.PollFd{Fd: int32(p.fd), Events: unix.POLLIN}
 	}
-	if ready, err := pollNow(fds); err != nil || len(ready) > 0 || timeout == 0 {
-		return ready, err
-	}
-	ready, err := waitPoller(procs, timeout)
-	if err == errNoPoller {
-		return waitPoll(fds, timeout)
-	}
-	return ready, err
-}
-
-// pollNow returns the indexes of the fds that are readable, without waiting.
-func pollNow(fds []unix.PollFd) ([]int, error) {
-	for {
-		n, err := unix.Poll(fds, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("poll pidfds: %w", err)
-		}
-		var ready []int
-		for i, f := range fds {
-			if n > 0 && f.Revents != 0 {
-				ready = append(ready, i)
-			}
-		}
-		return ready, nil
-	}
-}
-
-var errNoPoller = errors.New("cannot wait in the runtime's poller")
-
-// waitPoller gathers the pidfds in an epoll instance and waits for that to
-// turn readable in the runtime's poller.
-func waitPoller(procs []*Proc, timeout time.Duration) ([]int, error) {
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, errNoPoller
-	}
-	for i, p := range procs {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, p.fd, &ev); err != nil {
-			unix.Close(ep)
-			return nil, fmt.Errorf("epoll pidfd %d: %w", p.PID, err)
-		}
-	}
-	if err := unix.SetNonblock(ep, true); err != nil {
-		unix.Close(ep)
-		return nil, errNoPoller
-	}
-	f := os.NewFile(uintptr(ep), "pidfds")
-	defer f.Close()
-	if timeout > 0 {
-		if err := f.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-			return nil, errNoPoller // not in the poller after all
-		}
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, errNoPoller
-	}
-	events := make([]unix.EpollEvent, len(procs))
-	var ready []int
-	var werr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-		if errno == unix.EINTR {
-			return false
-		}
-		if errno != 0 {
-			werr = fmt.Errorf("epoll_wait pidfds: %w", errno)
-			return true
-		}
-		for _, e := range events[:n] {
-			ready = append(ready, int(e.Fd))
-		}
-		return n > 0
-	})
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("wait for pidfds: %w", err)
-	case werr != nil:
-		return nil, werr
-	}
-	slices.Sort(ready)
-	return ready, nil
-}
-
-// waitPoll waits in poll(2), where the runtime's poller cannot be used.
-func waitPoll(fds []unix.PollFd, timeout time.Duration) ([]int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ms := -1
 		if timeout >= 0 {
-			left := time.Until(deadline)
-			ms = int((left + time.Millisecond - 1) / time.Millisecond)
-			if left <= 0 {
-				ms = 0
-			}
+			ms = int((max(time.Until(deadline), 0) + time.Millisecond - 1) / time.Millisecond)
 		}
 		n, err := unix.Poll(fds, ms)
 		if err == unix.EINTR {
@@ -295,20 +152,14 @@ func waitPoll(fds []unix.PollFd, timeout time.Duration) ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("poll pidfds: %w", err)
 		}
-		if n == 0 && ms >= 0 && time.Until(deadline) <= 0 {
-			return nil, nil
-		}
-		var ready []int
-		for i, f := range fds {
-			if f.Revents != 0 {
-				ready = append(ready, i)
+		if n > 0 || ms == 0 {
+			var ready []int
+			for i, f := range fds {
+				if f.Revents != 0 {
+					ready = append(ready, i)
+				}
 			}
-		}
-		if len(ready) > 0 {
 			return ready, nil
-		}
-		if ms == 0 {
-			return nil, nil
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package pshm
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -36,27 +35,6 @@ func TestRefs(t *testing.T) {
 		}
 		if (err != nil) != tc.bad || !tc.bad && (r.start != tc.start || r.end != tc.end) {
 			t.Errorf("%s of %d: [%d:%d], %v; want [%d:%d], bad=%v", tc.in, tc.n, r.start, r.end, err, tc.start, tc.end, tc.bad)
-		}
-	}
-}
-
-func TestNegativeNumbers(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"add c -1", "add -- c -1"},
-		{"add -q c -1", "add -q -- c -1"},
-		{"set c[0] 1 -2 3", "set -- c[0] 1 -2 3"},
-		{"create c i64 --init -5 --init -6", "create --init=-5 --init=-6 c i64"},
-		{"wait c --until >= -3 -t 1", "wait --until >= -t 1 -- c -3"},
-		{"wait c --until -3", "wait --until=-3 c"},
-		{"add c -x", "add c -x"},
-		{"add c -- -1", "add -- c -1"},
-		{"lock l -- sh -c -1", "lock l -- sh -c -1"},
-		{"add f -.5", "add -- f -.5"},
-		{"add f -inf", "add -- f -inf"},
-		{"get c --json", "get c --json"},
-	} {
-		if got := strings.Join(negativeNumbers(strings.Fields(tc.in)), " "); got != tc.want {
-			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -102,7 +102,7 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration,
 	}
 	var extra []string
 	if recovered != nil {
-		fmt.Fprintf(env.Stderr, "pshm: %s: recovered %sfrom dead holder PID %d\n", h.what, h.slot, recovered.PID)
+		env.Warnf("%s: recovered %sfrom dead holder PID %d", h.what, h.slot, recovered.PID)
 		extra = append(extra, "PSHM_RECOVERED="+strconv.Itoa(recovered.PID))
 	}
 	if acquire {
@@ -110,7 +110,7 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration,
 	}
 	runErr := runCommand(env, argv, extra...)
 	if err := h.release(me); err != nil {
-		fmt.Fprintf(env.Stderr, "pshm: %s: %v\n", h.what, err)
+		env.Warnf("%s: %v", h.what, err)
 	}
 	return runErr
 }

@@ -112,7 +112,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 	}
 	defer obj.Close()
 	if !created && len(init) > 0 {
-		fmt.Fprintf(env.Stderr, "pshm: %s exists; --init ignored\n", c.Name)
+		env.Warnf("%s exists; --init ignored", c.Name)
 	}
 	return nil
 }

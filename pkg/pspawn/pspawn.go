@@ -346,7 +346,7 @@ func startSupervisor(sp *spec) ([]started, error) {
 	// syscall.ForkExec, not os.StartProcess, which first forks a probe
 	// child to test pidfd support: a fork saved on every pspawn.
 	_, err = syscall.ForkExec(self, []string{"pspawn"}, &syscall.ProcAttr{
-		Env:   append(os.Environ(), internalEnv+"="+modeSupervise, "GOMAXPROCS=1", "GOGC=50"),
+		Env:   append(os.Environ(), internalEnv+"="+modeSupervise, "GOGC=50"),
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Setpgid: !sp.Detach, Setsid: sp.Detach},
 	})

@@ -3,7 +3,7 @@ package shm
 import (
 	"os"
 
-	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 )
 
 // Dir is where shared objects live: $PKIT_SHM_DIR if set, else the shm
@@ -11,9 +11,9 @@ import (
 // directory to list, so objects are plain files).
 func Dir() (string, error) {
 	if dir := os.Getenv("PKIT_SHM_DIR"); dir != "" {
-		return dir, cli.SafeDir(dir)
+		return dir, rundir.Safe(dir)
 	}
-	return cli.RuntimeSubdir("shm")
+	return rundir.Subdir("shm")
 }
 
 // newFile returns a hidden temporary file in dir and a function that links

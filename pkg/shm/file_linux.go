@@ -4,7 +4,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 	"golang.org/x/sys/unix"
 )
 
@@ -12,7 +12,7 @@ import (
 // shared-memory namespace /dev/shm.
 func Dir() (string, error) {
 	if dir := os.Getenv("PKIT_SHM_DIR"); dir != "" {
-		return dir, cli.SafeDir(dir)
+		return dir, rundir.Safe(dir)
 	}
 	return "/dev/shm", nil
 }

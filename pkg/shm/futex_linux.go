@@ -11,7 +11,8 @@ import (
 )
 
 // Futex operations on shared memory: not FUTEX_PRIVATE_FLAG, so processes
-// that map the same file wait on the same word.
+// that map the same file wait on the same word. x/sys has no futex
+// wrapper, so futexWait and futexWake make the system call themselves.
 const (
 	futexWaitOp = 0 // FUTEX_WAIT
 	futexWakeOp = 1 // FUTEX_WAKE

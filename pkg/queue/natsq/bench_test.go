@@ -5,17 +5,14 @@ import (
 	"testing"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 )
 
 // BenchmarkGetDone measures leased gets in batches of 100 and their Done.
 func BenchmarkGetDone(b *testing.B) {
-	srv, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:0", StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := natstest.Start(b, natsserver.Config{})
 	be, err := natsq.Dial(srv.URL(), queue.Auth{})
 	if err != nil {
 		b.Fatal(err)

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 )
 
 func dial(t *testing.T) *natsq.Backend {
 	t.Helper()
-	srv := startServer(t, natsserver.Config{})
+	srv := natstest.Start(t, natsserver.Config{})
 	b, err := natsq.Dial(srv.URL(), queue.Auth{})
 	if err != nil {
 		t.Fatal(err)

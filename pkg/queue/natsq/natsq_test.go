@@ -5,27 +5,11 @@ import (
 	"testing"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 	"github.com/pkit-sh/pkit/pkg/queue/queuetest"
 )
-
-// startServer runs a real embedded JetStream server for the test.
-func startServer(t *testing.T, cfg natsserver.Config) *natsserver.Server {
-	t.Helper()
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	if cfg.StoreDir == "" {
-		cfg.StoreDir = t.TempDir()
-	}
-	srv, err := natsserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
 
 func TestConformance(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queue.Backend {
@@ -37,7 +21,7 @@ func TestConformance(t *testing.T) {
 		case strings.HasSuffix(t.Name(), "/DelayedNackStats"):
 			t.Skip("JetStream keeps an item given back with a delay pending, counted as leased, until the delay ends")
 		}
-		srv := startServer(t, natsserver.Config{})
+		srv := natstest.Start(t, natsserver.Config{})
 		b, err := natsq.Dial(srv.URL(), queue.Auth{})
 		if err != nil {
 			t.Fatal(err)

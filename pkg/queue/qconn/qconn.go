@@ -16,6 +16,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
+	"github.com/pkit-sh/pkit/pkg/rundir"
 )
 
 // Dialer opens the queues of the server at url (natsq.Open). Errors that
@@ -34,17 +35,6 @@ type Flags struct {
 	TLSCA    string `name:"tls-ca" env:"PQUEUE_TLS_CA" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: verify the server's certificate with this CA (PEM)."`
 	TLSCert  string `name:"tls-cert" env:"PQUEUE_TLS_CERT" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: present this client certificate (PEM, with --tls-key)."`
 	TLSKey   string `name:"tls-key" env:"PQUEUE_TLS_KEY" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: private key of --tls-cert (PEM)."`
-}
-
-// FromEnv returns the Flags that the environment alone gives: what a
-// kong parse without options fills in.
-func FromEnv() Flags {
-	return Flags{
-		Dir: os.Getenv("PQUEUE_DIR"), URL: os.Getenv("PQUEUE_URL"),
-		Token: os.Getenv("PQUEUE_TOKEN"), User: os.Getenv("PQUEUE_USER"), Password: os.Getenv("PQUEUE_PASSWORD"),
-		Creds: os.Getenv("PQUEUE_CREDS"), TLSCA: os.Getenv("PQUEUE_TLS_CA"),
-		TLSCert: os.Getenv("PQUEUE_TLS_CERT"), TLSKey: os.Getenv("PQUEUE_TLS_KEY"),
-	}
 }
 
 // Remote reports whether the queues are on a server.
@@ -103,12 +93,12 @@ func (f *Flags) Backend(dial Dialer) (queue.Backend, error) {
 	}
 	dir := f.Dir
 	if dir == "" {
-		d, err := cli.RuntimeSubdir("queues")
+		d, err := rundir.Subdir("queues")
 		if err != nil {
 			return nil, err
 		}
 		dir = d
-	} else if err := cli.SafeDir(dir); err != nil {
+	} else if err := rundir.Safe(dir); err != nil {
 		return nil, err
 	}
 	return local.New(dir, local.Options{}), nil

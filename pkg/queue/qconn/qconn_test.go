@@ -2,16 +2,8 @@ package qconn_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,22 +11,14 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
-func startServer(t *testing.T, cfg natsserver.Config) string {
-	t.Helper()
-	cfg.Listen, cfg.StoreDir = "127.0.0.1:0", t.TempDir()
-	srv, err := natsserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv.URL()
-}
+func startServer(t *testing.T, cfg natsserver.Config) string { return natstest.Start(t, cfg).URL() }
 
 // exitCode is the status cli.Report would give err.
 func exitCode(err error) int {
@@ -130,56 +114,16 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// cert makes a key pair signed by ca (self-signed when ca is nil).
-func cert(t *testing.T, tmpl *x509.Certificate, ca *x509.Certificate, caKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	if ca == nil {
-		ca, caKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, key
-}
-
 // TestTLSFlags: --tls-ca verifies the server, --tls-cert/--tls-key is the
 // client certificate a server with a CA requires; without them the error
 // says TLS and the status is 2.
 func TestTLSFlags(t *testing.T) {
-	dir := t.TempDir()
-	caDER, caKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pkit test CA"},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
-	ca, _ := x509.ParseCertificate(caDER)
-	srvDER, srvKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, caKey)
-	cliDER, cliKey := cert(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "worker"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
-	srvKeyDER, _ := x509.MarshalECPrivateKey(srvKey)
-	cliKeyDER, _ := x509.MarshalECPrivateKey(cliKey)
-	caFile := writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
+	pki := natstest.NewPKI(t)
+	caFile, cliCert, cliKeyFile := pki.CA, pki.ClientCert, pki.ClientKey
 	url := startServer(t, natsserver.Config{
-		TLSCert: writePEM(t, dir, "srv.pem", "CERTIFICATE", srvDER),
-		TLSKey:  writePEM(t, dir, "srv-key.pem", "EC PRIVATE KEY", srvKeyDER),
-		TLSCA:   caFile, // clients need a certificate signed by the CA
+		TLSCert: pki.ServerCert, TLSKey: pki.ServerKey,
+		TLSCA: caFile, // clients need a certificate signed by the CA
 	})
-	cliCert := writePEM(t, dir, "cli.pem", "CERTIFICATE", cliDER)
-	cliKeyFile := writePEM(t, dir, "cli-key.pem", "EC PRIVATE KEY", cliKeyDER)
 
 	roundTrip(t, qconn.Flags{URL: url, TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile})
 	for name, f := range map[string]qconn.Flags{
