@@ -35,9 +35,10 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer // where a record that cannot be written is reported
-	tty    int       // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int       // --wait: the one process group of all copies, once started
+	errw   io.Writer      // where a record that cannot be written is reported
+	tty    int            // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int            // --wait: the one process group of all copies, once started
+	cont   chan os.Signal // --wait with a terminal: SIGCONT, for stopped
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -126,6 +127,8 @@ func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
 	s.tty = foregroundTerminal()
 	if s.tty >= 0 {
 		defer unix.Close(s.tty)
+		s.cont = make(chan os.Signal, 1)
+		signal.Notify(s.cont, syscall.SIGCONT)
 	}
 	s.handleSignals()
 	var failed *started
@@ -458,17 +461,46 @@ func (s *supervisor) reap() {
 // terminal, or SIGTTIN), so pspawn takes the terminal back and stops its
 // own process group, as if the job were the shell's. When the shell
 // continues pspawn (fg or bg), pspawn gives the terminal back to the job
-// if it is in the foreground again, and continues the job.
+// if it is in the foreground again, and continues the job. A process
+// group with no shell to continue it (orphaned) is not stopped by
+// SIGTSTP: then the job is continued at once, as if ^Z had not been typed.
 func (s *supervisor) stopped() {
 	s.giveTerminal(unix.Getpgrp())
-	// The stop takes effect before kill returns; an orphaned process
-	// group (no shell to continue it) ignores SIGTSTP, and the job is
-	// continued at once.
-	syscall.Kill(0, syscall.SIGTSTP)
+	if !orphanedGroup() {
+		for len(s.cont) > 0 {
+			<-s.cont // an earlier SIGCONT
+		}
+		syscall.Kill(0, syscall.SIGTSTP)
+		<-s.cont
+	}
 	if fg, err := unix.IoctlGetInt(s.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		s.giveTerminal(s.pgid)
 	}
 	syscall.Kill(-s.pgid, syscall.SIGCONT)
+}
+
+// orphanedGroup reports whether this process's group is orphaned: no
+// member has a parent in another group of the same session, so no shell
+// can continue it once stopped (the kernel's rule, POSIX's definition).
+func orphanedGroup() bool {
+	procs, err := proc.All()
+	if err != nil {
+		return true // as if: never stop without knowing who continues
+	}
+	byPID := make(map[int]proc.Stat, len(procs))
+	for _, p := range procs {
+		byPID[p.PID] = p
+	}
+	pgrp := unix.Getpgrp()
+	for _, p := range procs {
+		if p.PGRP != pgrp {
+			continue
+		}
+		if parent, ok := byPID[p.PPID]; ok && parent.PGRP != pgrp && parent.Session == p.Session {
+			return false
+		}
+	}
+	return true
 }
 
 // giveTerminal makes pgid the terminal's foreground process group. From a
