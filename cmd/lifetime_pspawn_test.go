@@ -23,8 +23,10 @@ var pspawnJob = []string{"sh", "-c", "sleep 30 & sh -c 'sleep 30 & wait' & wait"
 func TestLifetimePspawnWait(t *testing.T) {
 	bin := toolBin(t)
 	runLifeTrials(t, lifeTrial{
-		tool:  "pspawn",
-		args:  func(string) []string { return append([]string{"-w", "--timeout", "0.4", "--grace", "0.3", "--"}, pspawnJob...) },
+		tool: "pspawn",
+		args: func(string) []string {
+			return append([]string{"-w", "--timeout", "0.4", "--grace", "0.3", "--"}, pspawnJob...)
+		},
 		grace: 300 * time.Millisecond,
 		delay: 700 * time.Millisecond,
 		check: func(t *testing.T, dir string) any { return checkPspawnRecord(t, bin, dir) },
@@ -38,8 +40,10 @@ func TestLifetimePspawnWait(t *testing.T) {
 func TestLifetimePspawnSupervisor(t *testing.T) {
 	bin := toolBin(t)
 	runLifeTrials(t, lifeTrial{
-		tool:   "pspawn",
-		args:   func(string) []string { return append([]string{"--timeout", "0.4", "--grace", "0.3", "--"}, pspawnJob...) },
+		tool: "pspawn",
+		args: func(string) []string {
+			return append([]string{"--timeout", "0.4", "--grace", "0.3", "--"}, pspawnJob...)
+		},
 		grace:  300 * time.Millisecond,
 		delay:  700 * time.Millisecond,
 		target: pspawnSupervisor,
