@@ -140,6 +140,19 @@ func TestPspawnWaitTerminal(t *testing.T) {
 			t.Errorf("want rc=130 after ^C; the terminal showed:\n%s", out)
 		}
 	})
+	t.Run("pipeline", func(t *testing.T) {
+		// The reader of the terminal beside pspawn in a pipeline waits
+		// while the job has the terminal, and goes on after. (set -m: in
+		// an orphaned process group it would get EIO instead of waiting.)
+		script := `set -m; pspawn -w -- sh -c 'sleep 0.3; echo job-done > /dev/tty; echo piped' | sh -c 'echo "sib:$(head -n 1 /dev/tty)"; cat'; echo rc=$?`
+		out := ptyShell(t, script, func(await func(string), key func(string)) {
+			await("job-done")
+			key("hi\n")
+		})
+		if !strings.Contains(out, "sib:hi\npiped\nrc=0\n") {
+			t.Errorf("want sib:hi, piped, rc=0; the terminal showed:\n%s", out)
+		}
+	})
 	t.Run("stop", func(t *testing.T) {
 		// set -m: the shell does job control, as an interactive one does.
 		script := `set -m; pspawn -w -- sh -c 'echo ready; read line; echo "read $line"; exit 3'; echo stopped rc=$?; fg; echo fg rc=$?`

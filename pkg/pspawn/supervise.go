@@ -143,6 +143,9 @@ func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
 	s.reap()
 	if s.tty >= 0 && s.pgid != 0 {
 		s.giveTerminal(unix.Getpgrp())
+		// Another command of pspawn's pipeline that read the terminal
+		// while the job had it was stopped (SIGTTIN): it goes on now.
+		syscall.Kill(0, syscall.SIGCONT)
 	}
 	s.groups.Close()
 	s.mu.Lock()
