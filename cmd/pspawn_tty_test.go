@@ -168,4 +168,23 @@ func TestPspawnWaitTerminal(t *testing.T) {
 			}
 		}
 	})
+	t.Run("bg", func(t *testing.T) {
+		// Continued in the background, the job runs on without the
+		// terminal, and its end does not take the terminal from the shell.
+		// The job forks nothing once ^Z may come: a ^Z between a shell's
+		// vfork and the child's exec leaves the shell blocked and the child
+		// stopped, and no one sees the job stop (a shell's job as well).
+		script := `set -m; pspawn -w -- sh -c 'echo ready; read line; echo got-line; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo job-done'; echo stopped; bg; wait; ` + fg("after")
+		out := ptyShell(t, script, func(await func(string), key func(string)) {
+			await("ready")
+			key("x\n")
+			await("got-line")
+			key("\x1a")
+		})
+		for _, want := range []string{"stopped\n", "job-done\n", "after:fg\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("want %q; the terminal showed:\n%s", want, out)
+			}
+		}
+	})
 }

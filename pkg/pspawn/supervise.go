@@ -141,8 +141,7 @@ func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
 		return cli.Exitf(failed.Status, "%s", failed.Error)
 	}
 	s.reap()
-	if s.tty >= 0 && s.pgid != 0 {
-		s.giveTerminal(unix.Getpgrp())
+	if s.reclaimTerminal() {
 		// Another command of pspawn's pipeline that read the terminal
 		// while the job had it was stopped (SIGTTIN): it goes on now.
 		syscall.Kill(0, syscall.SIGCONT)
@@ -468,7 +467,7 @@ func (s *supervisor) reap() {
 // group with no shell to continue it (orphaned) is not stopped by
 // SIGTSTP: then the job is continued at once, as if ^Z had not been typed.
 func (s *supervisor) stopped() {
-	s.giveTerminal(unix.Getpgrp())
+	s.reclaimTerminal()
 	if !orphanedGroup() {
 		for len(s.cont) > 0 {
 			<-s.cont // an earlier SIGCONT
@@ -503,6 +502,20 @@ func orphanedGroup() bool {
 			return false
 		}
 	}
+	return true
+}
+
+// reclaimTerminal makes pspawn's group the terminal's foreground again if
+// the job's group still is (not after bg, when the shell has it), and
+// reports whether it did.
+func (s *supervisor) reclaimTerminal() bool {
+	if s.tty < 0 || s.pgid == 0 {
+		return false
+	}
+	if fg, err := unix.IoctlGetInt(s.tty, unix.TIOCGPGRP); err != nil || fg != s.pgid {
+		return false
+	}
+	s.giveTerminal(unix.Getpgrp())
 	return true
 }
 
