@@ -138,6 +138,7 @@ func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
 		}
 	})
 	if failed != nil && len(s.running) == 0 {
+		s.reclaimTerminal() // from a job killed as it could not be recorded
 		return cli.Exitf(failed.Status, "%s", failed.Error)
 	}
 	s.reap()
