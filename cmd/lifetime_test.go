@@ -31,6 +31,10 @@ type lifeTrial struct {
 	delay time.Duration                      // the signal comes at a random instant in [0, delay)
 	sigs  []syscall.Signal                   // the signals to draw from; default KILL, TERM, HUP, INT
 	check func(t *testing.T, dir string) any // after the trial; a non-nil result is a violation (optional)
+	// target, if set, returns the PID to signal instead of the tool's (a
+	// process the tool started, such as pspawn's supervisor); it may wait
+	// for it to appear. The random delay counts from its return.
+	target func(t *testing.T, dir string) int
 }
 
 // trialCount is how many trials each kind runs: PKIT_TRIALS, else a short
@@ -117,10 +121,16 @@ func lifeTrialOnce(t *testing.T, tr lifeTrial, bin string, sig syscall.Signal, d
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { killMarked(mark) })
-	time.Sleep(delay)
-	cmd.Process.Signal(sig)
 	ended := make(chan error, 1)
 	go func() { ended <- cmd.Wait() }()
+	if tr.target != nil {
+		pid := tr.target(t, dir)
+		time.Sleep(delay)
+		syscall.Kill(pid, sig)
+	} else {
+		time.Sleep(delay)
+		cmd.Process.Signal(sig)
+	}
 	select {
 	case <-ended:
 	case <-time.After(tr.grace + 30*time.Second):

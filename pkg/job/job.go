@@ -30,26 +30,33 @@ const (
 	Killed  = "killed"  // ended by a signal; see Signal
 	Timeout = "timeout" // stopped by its --timeout
 	Unknown = "unknown" // gone, and how it ended cannot be known
+	// Lost is never written: it is what a reader makes of a record that
+	// says Running when the supervisor that would record the end is gone
+	// and the job still runs.
+	Lost = "lost"
 )
 
 // Record is what pkit knows about one job.
 type Record struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name,omitempty"`
-	PID        int        `json:"pid"`
-	PGID       int        `json:"pgid,omitempty"` // the job's own process group, if pspawn made one
-	StartTime  uint64     `json:"start_time"`     // clock ticks after boot, from /proc/PID/stat
-	BootID     string     `json:"boot_id,omitempty"`
-	Cmd        []string   `json:"cmd"`
-	Cwd        string     `json:"cwd,omitempty"`
-	Log        string     `json:"log,omitempty"`
-	Supervisor int        `json:"supervisor,omitempty"`
-	Started    time.Time  `json:"started"`
-	Ended      *time.Time `json:"ended,omitempty"`
-	State      string     `json:"state"`
-	ExitCode   *int       `json:"exit_code"`
-	Signal     int        `json:"signal,omitempty"`
-	TimedOut   bool       `json:"timed_out,omitempty"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name,omitempty"`
+	PID        int      `json:"pid"`
+	PGID       int      `json:"pgid,omitempty"` // the job's own process group, if pspawn made one
+	StartTime  uint64   `json:"start_time"`     // clock ticks after boot, from /proc/PID/stat
+	BootID     string   `json:"boot_id,omitempty"`
+	Cmd        []string `json:"cmd"`
+	Cwd        string   `json:"cwd,omitempty"`
+	Log        string   `json:"log,omitempty"`
+	Supervisor int      `json:"supervisor,omitempty"`
+	// SupervisorStart is the supervisor's start time, so that a process
+	// that reused its PID is not taken for it.
+	SupervisorStart uint64     `json:"supervisor_start,omitempty"`
+	Started         time.Time  `json:"started"`
+	Ended           *time.Time `json:"ended,omitempty"`
+	State           string     `json:"state"`
+	ExitCode        *int       `json:"exit_code"`
+	Signal          int        `json:"signal,omitempty"`
+	TimedOut        bool       `json:"timed_out,omitempty"`
 }
 
 // Final reports whether the record holds the job's end.
@@ -99,6 +106,21 @@ func (r *Record) Is(bootID string) bool {
 	}
 	s, err := proc.ReadStat(r.PID)
 	return err == nil && s.StartTime == r.StartTime && s.State != 'Z' && s.State != 'X'
+}
+
+// SupervisorGone reports whether the process that would record the job's
+// end is gone (dead, a zombie, or its PID reused), so that the record can
+// no longer change by itself.
+func (r *Record) SupervisorGone(bootID string) bool {
+	if r.Supervisor <= 0 {
+		return false // written by something else: nothing to check
+	}
+	if r.BootID != "" && bootID != "" && r.BootID != bootID {
+		return true
+	}
+	s, err := proc.ReadStat(r.Supervisor)
+	return err != nil || s.State == 'Z' || s.State == 'X' ||
+		r.SupervisorStart != 0 && s.StartTime != r.SupervisorStart
 }
 
 // Store --------------------------------------------------------------------

@@ -170,3 +170,33 @@ func TestReadLong(t *testing.T) {
 		t.Errorf("Read(missing) = %v, want ErrNoJob", err)
 	}
 }
+
+// TestSupervisorGone: a record's supervisor is this live process only
+// with its own start time; a reused PID or another boot is gone.
+func TestSupervisorGone(t *testing.T) {
+	st, err := proc.ReadStat(os.Getpid())
+	if err != nil {
+		t.Skip(err)
+	}
+	boot := BootID()
+	for _, tc := range []struct {
+		r    Record
+		gone bool
+	}{
+		{Record{Supervisor: os.Getpid(), SupervisorStart: st.StartTime, BootID: boot}, false},
+		{Record{Supervisor: os.Getpid(), SupervisorStart: st.StartTime + 1, BootID: boot}, true},
+		{Record{Supervisor: os.Getpid()}, false}, // an older record: PID only
+		{Record{Supervisor: 4194303, SupervisorStart: 1}, true},
+		{Record{}, false}, // no supervisor to check
+	} {
+		if got := tc.r.SupervisorGone(boot); got != tc.gone {
+			t.Errorf("%+v: SupervisorGone = %v, want %v", tc.r, got, tc.gone)
+		}
+	}
+	if boot != "" {
+		r := Record{Supervisor: os.Getpid(), SupervisorStart: st.StartTime, BootID: "another-boot"}
+		if !r.SupervisorGone(boot) {
+			t.Error("a supervisor of another boot is not gone")
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (j *joiner) statusLine(t *target) {
 		runtime = rt.String()
 	}
 	state := t.state
-	if !t.done {
+	if !t.done && state != job.Lost {
 		state = job.Running
 	}
 	fmt.Fprintf(j.out, "%s\t%d\t%s\t%s\t%s\t%s\n", id, t.pid, t.name, state, t.code(), runtime)
@@ -152,8 +152,17 @@ func (j *joiner) signal(t *target, sig syscall.Signal) error {
 	return nil
 }
 
-// logs prints the default log of each job.
+// logs prints the default log of each job, under a header naming the job
+// when there are several (as tail(1) does). With --follow it keeps
+// printing what a running job writes until the job ends, and the exit
+// status is the jobs' as when joining them.
 func (j *joiner) logs(targets []*target) error {
+	n := 0
+	for _, t := range targets {
+		if !t.missing {
+			n++
+		}
+	}
 	for _, t := range targets {
 		if t.missing {
 			continue
@@ -169,7 +178,10 @@ func (j *joiner) logs(targets []*target) error {
 			j.env.Warnf("%s: %v", t.ref, err)
 			continue
 		}
-		_, err = io.Copy(j.out, f)
+		if n > 1 {
+			fmt.Fprintf(j.out, "==> %s <==\n", t.name)
+		}
+		err = j.copyLog(t, f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("print log of %s: %w", t.ref, err)
@@ -179,6 +191,33 @@ func (j *joiner) logs(targets []*target) error {
 		return cli.Exit(j.first, nil)
 	}
 	return nil
+}
+
+// followPoll is how often --follow looks for more output of a running job.
+const followPoll = 100 * time.Millisecond
+
+// copyLog prints the log f of t; with --follow, until t has ended.
+func (j *joiner) copyLog(t *target, f *os.File) error {
+	for {
+		if _, err := io.Copy(j.out, f); err != nil {
+			return err
+		}
+		if !j.cli.Follow {
+			return nil
+		}
+		if t.done {
+			j.noteEnd(t)
+			return nil
+		}
+		ready, err := procwait.Wait([]*procwait.Proc{t.proc}, followPoll)
+		if err != nil {
+			return err
+		}
+		if len(ready) > 0 {
+			j.ended(t)
+			// The job's last writes are in the log once it has ended.
+		}
+	}
 }
 
 // forgetAll deletes every record of an ended job.

@@ -29,11 +29,12 @@ type CLI struct {
 	Terminate bool         `name:"terminate" help:"Send TERM to each job's process group, KILL after --grace, and wait."`
 	Kill      bool         `name:"kill" help:"Send KILL to each job's process group and wait."`
 	Grace     cli.Duration `name:"grace" default:"5s" placeholder:"DUR" help:"Time between TERM and KILL for --terminate."`
-	Log       bool         `name:"log" help:"Print the jobs' logs (their default stdout and stderr)."`
+	Log       bool         `name:"log" help:"Print the jobs' logs (their default stdout and stderr), each under a header when there are several."`
+	Follow    bool         `name:"follow" short:"f" help:"With --log: follow a running job's log until the job ends, then exit with its status."`
 	Forget    bool         `name:"forget" help:"Delete the records of the jobs once they have ended; with no arguments, of every ended job."`
-	Strict    bool         `name:"strict" help:"Exit 1 when an exit status cannot be known."`
+	UnknownOK bool         `name:"unknown-ok" help:"Count an exit status that cannot be known (?) as success instead of a failure (exit 1)."`
 	JSON      bool         `name:"json" help:"Print JSON objects, one a line."`
-	Refs      []string     `arg:"" optional:"" name:"job" help:"Job ids, names or PIDs (default: read from stdin, first field of each line)."`
+	Refs      []string     `arg:"" optional:"" name:"job" help:"Job ids, names or PIDs: the first field of each argument, or a JSON object's id (default: read from stdin, one a line)."`
 }
 
 // Command returns pjoin's description for the shared CLI plumbing.
@@ -53,11 +54,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return err
 	}
-	if len(c.Refs) == 0 {
-		for i, r := range refs {
-			refs[i] = strings.Fields(r)[0] // pspawn prints "ID PID"
-		}
-	}
+	refs = jobRefs(refs, len(c.Refs) == 0)
 	store, err := job.Open()
 	if err != nil {
 		return err
@@ -106,6 +103,51 @@ func (c *CLI) Run(env *cli.Env) error {
 	return err
 }
 
+// jobRefs takes the job from each line of the arguments or of standard
+// input as pspawn prints it: the first field of "ID<tab>PID" (so that
+// pjoin "$job" works with a variable holding the whole line), or the id
+// (else the pid) of a JSON object, as pspawn --json and pjoin --json
+// print. Fields are separated by tabs in arguments, by any white space in
+// lines read. Empty lines are dropped.
+func jobRefs(in []string, read bool) []string {
+	out := in[:0]
+	for _, arg := range in {
+		for _, s := range strings.Split(arg, "\n") {
+			if ref := jobRef(s, read); ref != "" {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
+}
+
+// jobRef is jobRefs for one line.
+func jobRef(s string, read bool) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") {
+		var obj struct {
+			ID  string `json:"id"`
+			PID int    `json:"pid"`
+		}
+		if json.Unmarshal([]byte(s), &obj) == nil {
+			switch {
+			case obj.ID != "":
+				return obj.ID
+			case obj.PID > 0:
+				return strconv.Itoa(obj.PID)
+			}
+		}
+	}
+	if !read {
+		ref, _, _ := strings.Cut(s, "\t")
+		return ref
+	}
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
 func (c *CLI) check() error {
 	modes := 0
 	for _, on := range []bool{c.Alive, c.Status, c.Log, c.Terminate || c.Kill} {
@@ -115,6 +157,9 @@ func (c *CLI) check() error {
 	}
 	if modes > 1 {
 		return cli.Usagef("--alive, --status, --log and --terminate/--kill exclude each other")
+	}
+	if c.Follow && !c.Log {
+		return cli.Usagef("--follow goes with --log")
 	}
 	if c.Any && c.Count > 0 {
 		return cli.Usagef("--any and --count exclude each other")
@@ -140,7 +185,7 @@ type target struct {
 	missing bool
 	done    bool
 	status  procwait.Status
-	state   string // job.Exited, Killed, Timeout, Unknown, Running
+	state   string // job.Exited, Killed, Timeout, Unknown, Running, Lost
 	ended   time.Time
 }
 
@@ -268,14 +313,41 @@ func (j *joiner) open(t *target) error {
 }
 
 // gone marks a target whose process vanished before a pidfd was taken:
-// the record may know how it ended, nothing else can.
+// the record may know how it ended (its supervisor may be writing it),
+// nothing else can.
 func (j *joiner) gone(t *target) {
 	if t.rec != nil {
-		j.refresh(t, 200*time.Millisecond)
+		wait := 200 * time.Millisecond
+		if t.rec.SupervisorGone(j.boot) {
+			wait = 0
+		}
+		j.refresh(t, wait)
 	}
 	if !t.done {
 		t.done, t.state = true, job.Unknown
+		j.settle(t)
 	}
+}
+
+// settle writes the end pjoin learnt of a job whose supervisor is gone,
+// so that the record no longer says it runs: with its exit status if the
+// pidfd held while it ran gave one, else as unknown. A record that cannot
+// be written is said on standard error; the answer stands.
+func (j *joiner) settle(t *target) {
+	if t.rec == nil || t.rec.Final() || !t.rec.SupervisorGone(j.boot) {
+		return
+	}
+	rec := *t.rec
+	end := t.ended
+	if end.IsZero() {
+		end = time.Now()
+	}
+	rec.SetEnd(t.status.Known && t.status.Signal == 0, t.status.Code, int(t.status.Signal), end)
+	if err := j.store.Write(&rec); err != nil {
+		fmt.Fprintf(j.errw, "pjoin: %v\n", err)
+		return
+	}
+	t.rec = &rec
 }
 
 func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
@@ -288,6 +360,9 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 		// Gone, or the PID now belongs to another process: never wait on it.
 		j.gone(t)
 		return t
+	}
+	if rec.SupervisorGone(j.boot) {
+		t.state = job.Lost // it runs, and nothing will record its end
 	}
 	if err := j.open(t); err != nil {
 		j.gone(t)
@@ -338,7 +413,7 @@ func (j *joiner) ended(t *target) {
 	}
 	t.status = t.proc.Status(t.start)
 	if t.rec != nil {
-		if !t.status.Known {
+		if !t.status.Known && !t.rec.SupervisorGone(j.boot) {
 			j.refresh(t, 500*time.Millisecond) // the supervisor is writing it
 			if t.status.Known {
 				return
@@ -346,6 +421,7 @@ func (j *joiner) ended(t *target) {
 		}
 		if t.rec.TimedOut {
 			t.state = job.Timeout
+			j.settle(t)
 			return
 		}
 	}
@@ -357,6 +433,7 @@ func (j *joiner) ended(t *target) {
 	default:
 		t.state = job.Exited
 	}
+	j.settle(t)
 }
 
 // join waits for the targets and prints each as it ends.
@@ -431,13 +508,18 @@ func (j *joiner) timedOut(pending []*target) error {
 // report prints an ended target and notes a failure.
 func (j *joiner) report(t *target) {
 	j.print(t)
+	j.noteEnd(t)
+}
+
+// noteEnd notes an ended target's failure for the exit status.
+func (j *joiner) noteEnd(t *target) {
 	switch {
 	case j.cli.Terminate || j.cli.Kill:
 		// Ending them was the point; their codes are printed, not failures.
 	case t.state == job.Timeout:
 		j.fail(cli.ExitTimeout)
 	case !t.status.Known:
-		if j.cli.Strict {
+		if !j.cli.UnknownOK {
 			j.fail(cli.ExitFail)
 		}
 	case t.status.Shell() != 0:

@@ -26,9 +26,9 @@ import (
 // CLI is pspawn's command line.
 type CLI struct {
 	Copies    int          `short:"n" name:"copies" default:"1" placeholder:"N" help:"Start N copies; {#} in the arguments (and --name) is the copy number."`
-	Name      string       `name:"name" placeholder:"NAME" help:"Name the job (unique among running jobs); pjoin accepts it."`
+	Name      *string      `name:"name" placeholder:"NAME" help:"Name the job (unique among running jobs); pjoin accepts it."`
 	Daemon    bool         `name:"daemon" help:"Terminate the job when the process that called pspawn exits (TERM, then KILL after --grace)."`
-	Grace     cli.Duration `name:"grace" default:"5s" placeholder:"DUR" help:"Time between TERM and KILL for --daemon."`
+	Grace     cli.Duration `name:"grace" default:"5s" placeholder:"DUR" help:"Time between TERM and KILL whenever the job is stopped (--daemon, a signal, the supervisor's death)."`
 	Detach    bool         `name:"detach" help:"Run in a new session, immune to SIGHUP: survives logout."`
 	Timeout   cli.Duration `name:"timeout" placeholder:"DUR" help:"Send --signal to the job's process group after DUR; recorded as a timeout."`
 	KillAfter cli.Duration `name:"kill-after" placeholder:"DUR" help:"With --timeout: send KILL if the job still runs DUR after the signal."`
@@ -44,7 +44,7 @@ type CLI struct {
 	Nice      int          `name:"nice" placeholder:"N" help:"Run at niceness N (as nice -n N)."`
 	Wait      bool         `name:"wait" short:"w" help:"Run in the foreground like subprocess.run: stdio attached, signals forwarded, exit with the job's status."`
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
-	Cmd       []string     `arg:"" passthrough:"" name:"command" help:"The command and its arguments (after --)."`
+	Cmd       []string     `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
 // Command returns pspawn's description for the shared CLI plumbing.
@@ -106,7 +106,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	}
 	if sp.Foreground {
 		unlock()
-		return runForeground(store, sp)
+		return runForeground(store, sp, env.Stderr)
 	}
 	started, err := startSupervisor(sp)
 	if err != nil {
@@ -175,8 +175,8 @@ func (c *CLI) plan() (*spec, error) {
 		for i, a := range c.Cmd {
 			j.Argv[i] = strings.ReplaceAll(a, "{#}", num)
 		}
-		if c.Name != "" {
-			name := c.Name
+		if c.Name != nil {
+			name := *c.Name
 			if c.Copies > 1 && !strings.Contains(name, "{#}") {
 				name += ".{#}"
 			}
@@ -191,7 +191,7 @@ func (c *CLI) plan() (*spec, error) {
 		sp.Jobs = append(sp.Jobs, j)
 	}
 	if c.Daemon {
-		sp.Caller = os.Getppid()
+		sp.Caller = callerPID()
 	}
 	return sp, nil
 }
@@ -330,7 +330,14 @@ func startSupervisor(sp *spec) ([]started, error) {
 		return nil, err
 	}
 	defer devnull.Close()
-	fds := []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd(), specR.Fd(), repW.Fd()}
+	// Errors after pspawn has returned (a record that cannot be written)
+	// go to its standard error if that is a terminal or a file: a pipe or
+	// socket held open by the supervisor would keep its reader waiting.
+	errFd := devnull.Fd()
+	if fi, err := os.Stderr.Stat(); err == nil && !sp.Detach && fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) == 0 {
+		errFd = os.Stderr.Fd()
+	}
+	fds := []uintptr{devnull.Fd(), devnull.Fd(), errFd, specR.Fd(), repW.Fd()}
 	if sp.Caller > 0 {
 		caller, err := procwait.Open(sp.Caller)
 		if err != nil {

@@ -45,7 +45,7 @@ func TestResolve(t *testing.T) {
 
 func TestPlanCopiesAndNames(t *testing.T) {
 	t.Setenv("PKIT_PSPAWN_INTERNAL", "leak")
-	c := &CLI{Copies: 3, Name: "w", Signal: "TERM", Env: []string{"A=1"}, Cmd: []string{"--", "echo", "n{#}"}}
+	c := &CLI{Copies: 3, Name: ptr("w"), Signal: "TERM", Env: []string{"A=1"}, Cmd: []string{"--", "echo", "n{#}"}}
 	sp, err := c.plan()
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +61,9 @@ func TestPlanCopiesAndNames(t *testing.T) {
 		{Copies: 0, Signal: "TERM", Cmd: []string{"true"}},
 		{Copies: 1, Signal: "TERM", Daemon: true, Detach: true, Cmd: []string{"true"}},
 		{Copies: 1, Signal: "NOPE", Cmd: []string{"true"}},
-		{Copies: 1, Signal: "TERM", Name: "a/b", Cmd: []string{"true"}},
-		{Copies: 1, Signal: "TERM", Name: "j7", Cmd: []string{"true"}},
+		{Copies: 1, Signal: "TERM", Name: ptr("a/b"), Cmd: []string{"true"}},
+		{Copies: 1, Signal: "TERM", Name: ptr("j7"), Cmd: []string{"true"}},
+		{Copies: 1, Signal: "TERM", Name: ptr(""), Cmd: []string{"true"}},
 		{Copies: 1, Signal: "TERM", Env: []string{"novalue"}, Cmd: []string{"true"}},
 	} {
 		if _, err := bad.plan(); err == nil {
@@ -70,3 +71,5 @@ func TestPlanCopiesAndNames(t *testing.T) {
 		}
 	}
 }
+
+func ptr(s string) *string { return &s }

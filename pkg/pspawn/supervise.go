@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/job"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/procwait"
 	"golang.org/x/sys/unix"
@@ -24,19 +26,40 @@ import (
 
 // supervisor starts the jobs of one pspawn call, reaps them and records how
 // each ended. In the background it is a process of its own, one for all
-// copies of -n; with --wait it is pspawn itself.
+// copies of -n; with --wait it is pspawn itself. Every job's process group
+// is registered with groups, whose watchdog stops it if the supervisor
+// dies, SIGKILL included.
 type supervisor struct {
-	sp      *spec
-	store   *job.Store
-	boot    string
+	sp     *spec
+	store  *job.Store
+	boot   string
+	start  uint64 // the supervisor's own start time, for the records
+	groups *lifetime.Groups
+	errw   io.Writer      // where a record that cannot be written is reported
+	tty    int            // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int            // --wait: the one process group of all copies, once started
+	cont   chan os.Signal // --wait with a terminal: SIGCONT, for stopped
+
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
 	first   *job.Record         // the first job to fail, for --wait's status
+	caught  syscall.Signal      // the TERM, INT or HUP that ended the run
+	recErr  error               // the first record that could not be written
+}
+
+func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
+	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
+		errw: errw, tty: -1, running: map[int]*job.Record{}}
+	if st, err := proc.ReadStat(os.Getpid()); err == nil {
+		s.start = st.StartTime
+	}
+	return s
 }
 
 // superviseMain is the resident supervisor: file descriptor 3 carries the
 // spec, 4 takes the report of what was started, 5 (with --daemon) is a
-// pidfd of pspawn's caller.
+// pidfd of pspawn's caller. Its standard error is pspawn's when that is a
+// terminal or a file, else /dev/null.
 func superviseMain() int {
 	// Inherited descriptors are not close-on-exec. Jobs get only 0, 1 and
 	// 2, as with Python's close_fds: above all not the report pipe (pspawn
@@ -63,8 +86,10 @@ func superviseMain() int {
 		json.NewEncoder(report).Encode(started{Error: err.Error(), Status: cli.ExitFail})
 		return 1
 	}
-	s := &supervisor{sp: &sp, store: store, boot: job.BootID(), running: map[int]*job.Record{}}
+	s := newSupervisor(&sp, store, os.Stderr)
+	defer s.groups.Close()
 	becomeSubreaper()
+	s.handleSignals()
 	enc := json.NewEncoder(report)
 	s.startAll(func(st started) { enc.Encode(st) })
 	report.Close()
@@ -77,25 +102,35 @@ func superviseMain() int {
 			caller = procwait.Inherit(sp.Caller, 5)
 		} else if caller, err = procwait.Open(sp.Caller); err != nil {
 			caller = nil
-			s.terminateAll(sp.Grace) // the caller is already gone
+			go s.groups.Stop() // the caller is already gone
 		}
 		if caller != nil {
 			go func() {
 				if _, err := procwait.Wait([]*procwait.Proc{caller}, -1); err == nil {
-					s.terminateAll(sp.Grace)
+					s.groups.Stop()
 				}
 			}()
 		}
 	}
-	s.forwardSignals(false)
 	s.reap()
 	return 0
 }
 
 // runForeground is --wait: pspawn supervises its jobs itself, with the
-// caller's stdio, and exits with the first failure's status.
-func runForeground(store *job.Store, sp *spec) error {
-	s := &supervisor{sp: sp, store: store, boot: job.BootID(), running: map[int]*job.Record{}}
+// caller's stdio, and exits with the first failure's status. The copies
+// share one process group, as a shell's pipeline does, and when pspawn is
+// in the foreground of its terminal that group is given the terminal for
+// as long as it runs, so that keys typed there (^C, ^Z) reach the job.
+func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
+	s := newSupervisor(sp, store, stderr)
+	defer s.groups.Close()
+	s.tty = foregroundTerminal()
+	if s.tty >= 0 {
+		defer unix.Close(s.tty)
+		s.cont = make(chan os.Signal, 1)
+		signal.Notify(s.cont, syscall.SIGCONT)
+	}
+	s.handleSignals()
 	var failed *started
 	s.startAll(func(st started) {
 		if st.Error != "" && failed == nil {
@@ -103,10 +138,21 @@ func runForeground(store *job.Store, sp *spec) error {
 		}
 	})
 	if failed != nil && len(s.running) == 0 {
+		s.reclaimTerminal() // from a job killed as it could not be recorded
 		return cli.Exitf(failed.Status, "%s", failed.Error)
 	}
-	s.forwardSignals(true)
 	s.reap()
+	if s.reclaimTerminal() {
+		// Another command of pspawn's pipeline that read the terminal
+		// while the job had it was stopped (SIGTTIN): it goes on now.
+		syscall.Kill(0, syscall.SIGCONT)
+	}
+	s.groups.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.caught != 0 {
+		return cli.Exit(cli.ExitSignalBase+int(s.caught), nil)
+	}
 	if r := s.first; r != nil {
 		switch {
 		case r.TimedOut:
@@ -119,6 +165,9 @@ func runForeground(store *job.Store, sp *spec) error {
 	}
 	if failed != nil {
 		return cli.Exitf(failed.Status, "%s", failed.Error)
+	}
+	if s.recErr != nil {
+		return cli.Exit(cli.ExitFail, nil) // reported when it happened
 	}
 	return nil
 }
@@ -138,11 +187,11 @@ func (s *supervisor) startAll(report func(started)) {
 		}
 	}
 	for _, j := range s.sp.Jobs {
-		rec, err := s.start(j)
+		rec, err := s.startJob(j)
 		if err != nil {
 			status := cli.ExitFail
 			var pe *fs.PathError
-			if errors.As(err, &pe) {
+			if errors.As(err, &pe) && pe.Op == "exec" {
 				switch pe.Err {
 				case syscall.ENOENT:
 					status = cli.ExitNotFound
@@ -155,10 +204,20 @@ func (s *supervisor) startAll(report func(started)) {
 		}
 		report(started{ID: rec.ID, PID: rec.PID, Name: rec.Name, StartTime: rec.StartTime, Log: rec.Log})
 	}
+	// A TERM, INT or HUP that came while the jobs started reached only
+	// the groups registered by then.
+	s.mu.Lock()
+	caught := s.caught
+	s.mu.Unlock()
+	if caught != 0 {
+		s.stopAll(caught)
+	}
 }
 
-// start starts one copy and writes its running record.
-func (s *supervisor) start(j jobSpec) (*job.Record, error) {
+// startJob starts one copy in its process group, registers the group and
+// writes the job's running record. A job that cannot be registered or
+// recorded is killed: it would run unprotected or unseen.
+func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	files, path, argv, env, err := s.stdio(j)
 	defer func() {
 		for _, f := range files {
@@ -170,7 +229,6 @@ func (s *supervisor) start(j jobSpec) (*job.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	ownGroup := !s.sp.Foreground
 	fds := make([]uintptr, len(files))
 	for i, f := range files {
 		fds[i] = ^uintptr(0) // closed in the child
@@ -178,18 +236,31 @@ func (s *supervisor) start(j jobSpec) (*job.Record, error) {
 			fds[i] = f.Fd()
 		}
 	}
+	attr := lifetime.Attr()
+	softDeathSignal(attr)
+	attr.Pgid = s.pgid
+	if s.tty >= 0 && s.pgid == 0 {
+		attr.Foreground, attr.Ctty = true, s.tty
+	}
 	// syscall.ForkExec rather than os.StartProcess: the latter first forks
 	// a throw-away child to probe pidfd support, which costs a fork per
 	// process, and the jobs are reaped by wait4(-1) in reap anyway.
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir: s.sp.Cwd, Env: env, Files: fds,
-		Sys: &syscall.SysProcAttr{Setpgid: ownGroup},
-	})
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: s.sp.Cwd, Env: env, Files: fds, Sys: attr})
 	if err != nil {
 		return nil, &fs.PathError{Op: "exec", Path: j.Argv[0], Err: err}
 	}
+	pgid := pid
+	if s.pgid != 0 {
+		pgid = s.pgid
+	} else if err := s.groups.Add(pgid); err != nil {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		return nil, err
+	} else if s.sp.Foreground {
+		s.pgid = pgid
+	}
 	st, err := proc.ReadStat(pid)
 	if err != nil {
+		syscall.Kill(-pgid, syscall.SIGKILL)
 		return nil, fmt.Errorf("read started job %d: %w", pid, err)
 	}
 	cwd := s.sp.Cwd
@@ -199,19 +270,17 @@ func (s *supervisor) start(j jobSpec) (*job.Record, error) {
 		cwd = abs
 	}
 	rec := &job.Record{
-		ID: j.ID, Name: j.Name, PID: pid, StartTime: st.StartTime, BootID: s.boot,
-		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(),
+		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
+		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
 		Started: time.Now(), State: job.Running,
 	}
-	if ownGroup {
-		rec.PGID = pid
+	if err := s.store.Write(rec); err != nil {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		return nil, err
 	}
 	s.mu.Lock()
 	s.running[pid] = rec
 	s.mu.Unlock()
-	if err := s.store.Write(rec); err != nil {
-		return nil, err
-	}
 	if s.sp.Timeout > 0 {
 		time.AfterFunc(s.sp.Timeout, func() { s.timeout(rec) })
 	}
@@ -308,50 +377,24 @@ func (s *supervisor) timeout(rec *job.Record) {
 		return
 	}
 	rec.TimedOut = true
-	s.store.Write(rec)
-	s.signal(rec, syscall.Signal(s.sp.Signal))
+	s.write(rec)
+	syscall.Kill(-rec.PGID, syscall.Signal(s.sp.Signal))
 	if s.sp.KillAfter > 0 {
 		time.AfterFunc(s.sp.KillAfter, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.running[rec.PID] == rec {
-				s.signal(rec, syscall.SIGKILL)
+				syscall.Kill(-rec.PGID, syscall.SIGKILL)
 			}
 		})
 	}
 }
 
-// terminateAll is --daemon's end: TERM to every job, KILL after grace.
-func (s *supervisor) terminateAll(grace time.Duration) {
-	s.mu.Lock()
-	for _, r := range s.running {
-		s.signal(r, syscall.SIGTERM)
-	}
-	s.mu.Unlock()
-	time.AfterFunc(grace, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, r := range s.running {
-			s.signal(r, syscall.SIGKILL)
-		}
-	})
-}
-
-// signal sends sig to the job's process group, or to the job alone. The
-// caller holds s.mu and the job is unreaped, so its PID cannot be reused.
-func (s *supervisor) signal(rec *job.Record, sig syscall.Signal) {
-	if rec.PGID > 0 {
-		if syscall.Kill(-rec.PGID, sig) == nil {
-			return
-		}
-	}
-	syscall.Kill(rec.PID, sig)
-}
-
-// forwardSignals passes TERM, INT, HUP, QUIT, USR1 and USR2 sent to the
-// supervisor on to the jobs. In the foreground, INT and QUIT typed at the
-// terminal already reached the job, which shares our process group.
-func (s *supervisor) forwardSignals(foreground bool) {
+// handleSignals passes QUIT, USR1 and USR2 sent to the supervisor on to
+// the jobs' groups. TERM, INT and HUP (not HUP with --detach) end the run:
+// they are passed on too, with CONT for a stopped job, and what still runs
+// after --grace is killed.
+func (s *supervisor) handleSignals() {
 	sigs := []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 	if !s.sp.Detach {
 		sigs = append(sigs, syscall.SIGHUP)
@@ -360,41 +403,130 @@ func (s *supervisor) forwardSignals(foreground bool) {
 	signal.Notify(ch, sigs...)
 	go func() {
 		for sig := range ch {
-			if foreground && (sig == syscall.SIGINT || sig == syscall.SIGQUIT) && terminalForeground() {
-				continue
+			switch sig := sig.(syscall.Signal); sig {
+			case syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2:
+				s.groups.Signal(sig)
+			default:
+				s.mu.Lock()
+				if s.caught == 0 {
+					s.caught = sig
+				}
+				s.mu.Unlock()
+				s.stopAll(sig)
 			}
-			s.mu.Lock()
-			for _, r := range s.running {
-				s.signal(r, sig.(syscall.Signal))
-			}
-			s.mu.Unlock()
 		}
 	}()
 }
 
-// terminalForeground reports whether this process's group is the
-// foreground group of the terminal on standard input.
-func terminalForeground() bool {
-	pgrp, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
-	return err == nil && pgrp == unix.Getpgrp()
+// stopAll sends sig and CONT to every group, and KILL after the grace.
+func (s *supervisor) stopAll(sig syscall.Signal) {
+	s.groups.Signal(sig)
+	s.groups.Signal(syscall.SIGCONT)
+	time.AfterFunc(s.sp.Grace, func() { s.groups.Signal(syscall.SIGKILL) })
 }
 
 // reap waits for every child, jobs and the orphans it adopted as their
-// subreaper, recording each job's end, until it has no child left: no
-// descendant of a job is ever left a zombie while the supervisor lives.
+// subreaper, recording each job's end, until none is left but the
+// watchdog (which ends with groups.Close): no descendant of a job is ever
+// left a zombie while the supervisor lives.
 func (s *supervisor) reap() {
+	opts := 0
+	if s.tty >= 0 {
+		opts = syscall.WUNTRACED // job control: see stopped
+	}
 	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			s.lost() // ECHILD with jobs left: only a foreign reaper can do that
+		s.mu.Lock()
+		jobs := len(s.running)
+		s.mu.Unlock()
+		watchdog := s.groups.Watchdog()
+		if jobs == 0 && !otherChildren(watchdog) {
 			return
 		}
-		s.ended(pid, ws)
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, opts, nil)
+		switch {
+		case err == syscall.EINTR:
+		case err != nil:
+			s.lost() // ECHILD with jobs left: only a foreign reaper can do that
+			return
+		case pid == watchdog:
+			// Gone before its time (killed): the groups it watched now
+			// depend on this process alone, as before it started.
+		case ws.Stopped():
+			s.stopped()
+		default:
+			s.ended(pid, ws)
+		}
 	}
+}
+
+// stopped is job control for --wait: the job was stopped (^Z typed at the
+// terminal, or SIGTTIN), so pspawn takes the terminal back and stops its
+// own process group, as if the job were the shell's. When the shell
+// continues pspawn (fg or bg), pspawn gives the terminal back to the job
+// if it is in the foreground again, and continues the job. A process
+// group with no shell to continue it (orphaned) is not stopped by
+// SIGTSTP: then the job is continued at once, as if ^Z had not been typed.
+func (s *supervisor) stopped() {
+	s.reclaimTerminal()
+	if !orphanedGroup() {
+		for len(s.cont) > 0 {
+			<-s.cont // an earlier SIGCONT
+		}
+		syscall.Kill(0, syscall.SIGTSTP)
+		<-s.cont
+	}
+	if fg, err := unix.IoctlGetInt(s.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+		s.giveTerminal(s.pgid)
+	}
+	syscall.Kill(-s.pgid, syscall.SIGCONT)
+}
+
+// orphanedGroup reports whether this process's group is orphaned: no
+// member has a parent in another group of the same session, so no shell
+// can continue it once stopped (the kernel's rule, POSIX's definition).
+func orphanedGroup() bool {
+	procs, err := proc.All()
+	if err != nil {
+		return true // as if: never stop without knowing who continues
+	}
+	byPID := make(map[int]proc.Stat, len(procs))
+	for _, p := range procs {
+		byPID[p.PID] = p
+	}
+	pgrp := unix.Getpgrp()
+	for _, p := range procs {
+		if p.PGRP != pgrp {
+			continue
+		}
+		if parent, ok := byPID[p.PPID]; ok && parent.PGRP != pgrp && parent.Session == p.Session {
+			return false
+		}
+	}
+	return true
+}
+
+// reclaimTerminal makes pspawn's group the terminal's foreground again if
+// the job's group still is (not after bg, when the shell has it), and
+// reports whether it did.
+func (s *supervisor) reclaimTerminal() bool {
+	if s.tty < 0 || s.pgid == 0 {
+		return false
+	}
+	if fg, err := unix.IoctlGetInt(s.tty, unix.TIOCGPGRP); err != nil || fg != s.pgid {
+		return false
+	}
+	s.giveTerminal(unix.Getpgrp())
+	return true
+}
+
+// giveTerminal makes pgid the terminal's foreground process group. From a
+// background group that takes SIGTTOU ignored for the call; it is not
+// ignored otherwise, since ignored signals stay so in the jobs.
+func (s *supervisor) giveTerminal(pgid int) {
+	signal.Ignore(syscall.SIGTTOU)
+	defer signal.Reset(syscall.SIGTTOU)
+	unix.IoctlSetPointerInt(s.tty, unix.TIOCSPGRP, pgid)
 }
 
 func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
@@ -410,10 +542,22 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
 		sig = int(ws.Signal())
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
-	s.store.Write(rec)
+	s.write(rec)
+	s.groups.Ended(rec.PGID)
 	failed := rec.TimedOut || sig != 0 || rec.ExitCode != nil && *rec.ExitCode != 0
 	if failed && s.first == nil {
 		s.first = rec
+	}
+}
+
+// write stores rec, saying so on standard error when it cannot: a record
+// left saying "running" is read as lost, never as a success.
+func (s *supervisor) write(rec *job.Record) {
+	if err := s.store.Write(rec); err != nil {
+		fmt.Fprintf(s.errw, "pspawn: %v\n", err)
+		if s.recErr == nil {
+			s.recErr = err
+		}
 	}
 }
 
@@ -423,7 +567,7 @@ func (s *supervisor) lost() {
 	defer s.mu.Unlock()
 	for pid, rec := range s.running {
 		rec.SetEnd(false, 0, 0, time.Now())
-		s.store.Write(rec)
+		s.write(rec)
 		delete(s.running, pid)
 	}
 }
@@ -464,7 +608,12 @@ func execMain() int {
 
 // redirect opens the helper's files with plain open(2) (os.OpenFile would
 // make a FIFO non-blocking for Go's poller, and the job would inherit
-// that) and moves them onto 0, 1 and 2.
+// that) and moves them onto 0, 1 and 2. Two jobs joined by FIFOs in both
+// directions (Python's Pipe()) must not wait for each other: a FIFO to
+// read is opened first without blocking, which lets the other side's
+// opening for writing through, then the files to write (each waits for
+// its reader), and only then does the helper wait until the FIFO to read
+// has had a writer, as a blocking open would.
 func redirect(es execSpec) error {
 	outFlags := unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC
 	if es.Append {
@@ -478,20 +627,26 @@ func redirect(es execSpec) error {
 			}
 		}
 	}
-	targets := []struct {
-		path  string
-		flags int
-		fd    int
-	}{{es.Stdin, unix.O_RDONLY, 0}, {es.Stdout, outFlags, 1}, {es.Stderr, outFlags, 2}}
+	var in int
+	if es.Stdin != "" {
+		fd, err := open(es.Stdin, unix.O_RDONLY|unix.O_NONBLOCK)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", es.Stdin, err)
+		}
+		in = fd
+	}
 	opened := map[string]int{}
-	for _, t := range targets {
+	for _, t := range []struct {
+		path string
+		fd   int
+	}{{es.Stdout, 1}, {es.Stderr, 2}} {
 		if t.path == "" {
-			continue // the log or /dev/null, set by the supervisor
+			continue // the log, set by the supervisor
 		}
 		fd, ok := opened[t.path]
 		if !ok {
 			var err error
-			if fd, err = open(t.path, t.flags); err != nil {
+			if fd, err = open(t.path, outFlags); err != nil {
 				return fmt.Errorf("open %s: %w", t.path, err)
 			}
 			opened[t.path] = fd
@@ -500,5 +655,74 @@ func redirect(es execSpec) error {
 			return fmt.Errorf("redirect %s: %w", t.path, err)
 		}
 	}
+	if es.Stdin == "" {
+		return nil // /dev/null, set by the supervisor
+	}
+	fd, err := awaitWriter(es.Stdin, in, open)
+	if err != nil {
+		return err
+	}
+	if err := dup2(fd, 0); err != nil {
+		return fmt.Errorf("redirect %s: %w", es.Stdin, err)
+	}
 	return nil
+}
+
+// awaitWriter returns a blocking descriptor to read path, opened as nb
+// (non-blocking), once a writer has opened the FIFO: a read before that
+// would see end of file. A blocking open waits for a writer that comes
+// (or is there); the poll of nb sees one that came and went meanwhile,
+// leaving data or a hangup. The first to answer wins; the other is left
+// blocked in its thread, which exec ends.
+func awaitWriter(path string, nb int, open func(string, int) (int, error)) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(nb, &st); err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		type result struct {
+			fd  int
+			err error
+		}
+		ready := make(chan result, 2)
+		go func() {
+			fd, err := open(path, unix.O_RDONLY)
+			ready <- result{fd, err}
+		}()
+		go func() {
+			fds := []unix.PollFd{{Fd: int32(nb), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					ready <- result{nb, err}
+					return
+				}
+			}
+		}()
+		r := <-ready
+		if r.err != nil {
+			return -1, fmt.Errorf("open %s: %w", path, r.err)
+		}
+		if r.fd != nb {
+			return r.fd, nil
+		}
+	}
+	if _, err := unix.FcntlInt(uintptr(nb), unix.F_SETFL, unix.O_RDONLY); err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	return nb, nil
+}
+
+// foregroundTerminal opens the controlling terminal if this process's group
+// is its foreground group (pspawn -w run from an interactive shell), else
+// returns -1.
+func foregroundTerminal() int {
+	fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	if fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || fg != unix.Getpgrp() {
+		unix.Close(fd)
+		return -1
+	}
+	return fd
 }

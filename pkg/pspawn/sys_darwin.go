@@ -1,6 +1,11 @@
 package pspawn
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // becomeSubreaper does nothing: darwin has no subreapers; orphans go to
 // launchd, which reaps them.
@@ -14,3 +19,14 @@ func dup2(fd, to int) error {
 	}
 	return unix.Dup2(fd, to)
 }
+
+// otherChildren is false: without a subreaper, the jobs are the only
+// children besides the watchdog.
+func otherChildren(except int) bool { return false }
+
+// callerPID is pspawn's parent: darwin offers no way to tell a subshell
+// from the shell that forked it.
+func callerPID() int { return os.Getppid() }
+
+// softDeathSignal does nothing: darwin has no parent-death signal.
+func softDeathSignal(attr *syscall.SysProcAttr) {}

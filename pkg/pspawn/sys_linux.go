@@ -1,6 +1,15 @@
 package pspawn
 
-import "golang.org/x/sys/unix"
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/pkit-sh/pkit/pkg/proc"
+	"golang.org/x/sys/unix"
+)
 
 // becomeSubreaper makes the supervisor the reaper of its jobs' orphaned
 // descendants, so none of them is left a zombie while it runs.
@@ -13,4 +22,62 @@ func dup2(fd, to int) error {
 		return err
 	}
 	return unix.Dup3(fd, to, 0)
+}
+
+// otherChildren reports whether this process has a child other than
+// except. The kernel lists children per thread, and an adopted orphan may
+// be listed under any thread.
+func otherChildren(except int) bool {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return false // as if none: they go to init when we exit
+	}
+	for _, t := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			if pid, _ := strconv.Atoi(f); pid != except {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// callerPID is the process whose end ends a --daemon job: pspawn's parent,
+// unless that is a subshell, a copy of its parent shell forked without
+// executing a program (for $(...), a pipeline or ( ... )), which ends as
+// soon as its command does. Subshells are skipped up to the shell that
+// made them; the walk stops at a session leader or a child of init.
+func callerPID() int {
+	pid := os.Getppid()
+	for {
+		st, err := proc.ReadStat(pid)
+		if err != nil || st.PPID <= 1 || st.PID == st.Session || !forkOf(pid, st.PPID) {
+			return pid
+		}
+		pid = st.PPID
+	}
+}
+
+// forkOf reports whether pid runs its parent's program image unchanged:
+// the same executable and the same auxiliary vector, which exec rebuilds
+// (its addresses point into the new stack).
+func forkOf(pid, parent int) bool {
+	exe, err1 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	pexe, err2 := os.Readlink("/proc/" + strconv.Itoa(parent) + "/exe")
+	if err1 != nil || err2 != nil || exe != pexe {
+		return false
+	}
+	aux, err1 := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/auxv")
+	paux, err2 := os.ReadFile("/proc/" + strconv.Itoa(parent) + "/auxv")
+	return err1 == nil && err2 == nil && len(aux) > 0 && bytes.Equal(aux, paux)
+}
+
+// softDeathSignal makes the leader's parent-death signal TERM, not KILL:
+// after the supervisor's death the watchdog sends the group TERM and KILL
+// after --grace, and the leader gets the same chance to clean up.
+func softDeathSignal(attr *syscall.SysProcAttr) {
+	if attr.Pdeathsig != 0 {
+		attr.Pdeathsig = syscall.SIGTERM
+	}
 }
