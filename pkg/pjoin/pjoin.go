@@ -344,7 +344,7 @@ func (j *joiner) settle(t *target) {
 	}
 	rec.SetEnd(t.status.Known && t.status.Signal == 0, t.status.Code, int(t.status.Signal), end)
 	if err := j.store.Write(&rec); err != nil {
-		fmt.Fprintf(j.errw, "pjoin: %v\n", err)
+		j.env.Warnf("%v", err)
 		return
 	}
 	t.rec = &rec

@@ -449,9 +449,10 @@ func (s *supervisor) reap() {
 		case err != nil:
 			s.lost() // ECHILD with jobs left: only a foreign reaper can do that
 			return
-		case pid == watchdog:
-			// Gone before its time (killed): the groups it watched now
-			// depend on this process alone, as before it started.
+		case s.groups.Reaped(pid):
+			// The watchdog, gone before its time (killed): the groups it
+			// watched now depend on this process alone, as before it
+			// started, and its PID is never signalled again.
 		case ws.Stopped():
 			s.stopped()
 		default:
