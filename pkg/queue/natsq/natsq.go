@@ -813,6 +813,19 @@ func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
 	return q.leaseOp(ctx, []string{id}, q.leaseBody(d))
 }
 
+// Attach implements queue.Queue. A JetStream lease ends only by expiry
+// (the consumer's AckWait, renewed by pqueue get --exec while its command
+// runs), never by its holder's death, so there is nothing to record: when
+// pqueue dies its renewals stop, and its watchdog stops the command's
+// group within the grace period, before the lease runs out as long as the
+// grace is shorter than the lease. The ID is only checked for form.
+func (q *Queue) Attach(ctx context.Context, id string, pgid int) error {
+	if l, ok := parseLease(id); !ok || l.stream != streamName(q.name) || l.cons != consumer {
+		return fmt.Errorf("queue %s: lease %s: %w", q.name, id, queue.ErrUnknownLease)
+	}
+	return nil
+}
+
 // leaseBody is the ack-subject body that makes an item's lease end d from
 // now. JetStream's lease is the consumer's AckWait (the queue's lease),
 // which a progress message renews; another length is set by a delayed
@@ -843,6 +856,8 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		Ready:     int64(si.State.Msgs) - int64(ci.NumAckPending),
 		Delivered: int64(ci.Delivered.Consumer),
 		MaxSize:   q.cfg.MaxSize,
+		// The server counts redelivered items but keeps no maximum.
+		Redelivered: int64(ci.NumRedelivered),
 		// The file store counts each message as 30 bytes of framing plus
 		// its subject, headers (none) and payload; report payload only.
 		Bytes: int64(si.State.Bytes) - int64(si.State.Msgs)*int64(30+len(q.subj)),
