@@ -88,10 +88,12 @@ func (q *Queue) housekeep(h *header, now time.Time) (changed bool, slots []slot,
 			}
 			h.schedule(s.Deadline)
 		case slotRetry:
+			// A due entry keeps its (past) event too: a caller that
+			// does not deliver it (Stats, Join) commits this header,
+			// which must still send the next get to it.
+			h.schedule(s.Deadline)
 			if s.Deadline <= nowNs {
 				ready = append(ready, uint64(i))
-			} else {
-				h.schedule(s.Deadline)
 			}
 		}
 	}

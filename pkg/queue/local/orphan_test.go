@@ -102,3 +102,34 @@ func TestSlotGroupField(t *testing.T) {
 		t.Fatalf("entry with a group read as %+v, want %+v", got, s)
 	}
 }
+
+// An item given back while another is leased stays deliverable after a
+// Stats or Join (which settle the queue without delivering) rewrote the
+// header: its due time must not be dropped from the next event.
+func TestSettleKeepsDueRetry(t *testing.T) {
+	b := New(t.TempDir(), Options{})
+	defer b.Close()
+	ctx := context.Background()
+	q, err := b.Create(ctx, "due", queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := q.Put(ctx, [][]byte{[]byte("held"), []byte("back")}, false); err != nil {
+		t.Fatal(err)
+	}
+	items, err := q.Get(ctx, 2, queue.GetOptions{Lease: time.Minute})
+	if err != nil || len(items) != 2 {
+		t.Fatalf("get: %v, %d items", err, len(items))
+	}
+	if err := q.Nack(ctx, items[1].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.Get(ctx, 1, queue.GetOptions{NoWait: true})
+	if err != nil || string(again[0].Data) != "back" {
+		t.Fatalf("get after Stats: %v, %v", again, err)
+	}
+}
