@@ -152,7 +152,7 @@ func queueError(err error, timeout cli.Duration) error {
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return cli.Exitf(cli.ExitTimeout, "timed out after %s", time.Duration(timeout))
-	case errors.Is(err, queue.ErrTooLarge), errors.Is(err, queue.ErrBadName):
+	case errors.Is(err, queue.ErrTooLarge), errors.Is(err, queue.ErrBadName), errors.Is(err, queue.ErrBadLease):
 		return cli.Exit(cli.ExitUsage, err)
 	default:
 		return cli.Exit(cli.ExitFail, err)

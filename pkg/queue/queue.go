@@ -37,6 +37,7 @@ var (
 	ErrExists       = errors.New("queue exists with a different configuration") // Create with a conflicting Config
 	ErrTooLarge     = errors.New("item too large")                              // item longer than MaxItemSize
 	ErrUnknownLease = errors.New("lease not held (unknown, expired, or already done)")
+	ErrBadLease     = errors.New("not a lease ID") // an ID no get of this backend could have printed
 	ErrCorrupt      = errors.New("queue storage is corrupt")
 	ErrBadName      = errors.New("invalid queue name")
 )
@@ -137,8 +138,10 @@ type GetOptions struct {
 
 // Item is one delivered item.
 type Item struct {
-	// ID identifies the lease, for Done, Nack and Extend. It is opaque,
-	// printable (no whitespace) and empty for auto-acknowledged items.
+	// ID identifies the lease, for Done, Nack, Extend and Attach. It is
+	// opaque, a word a shell passes on unchanged (no whitespace, quotes
+	// or characters a shell expands) and empty for auto-acknowledged
+	// items.
 	ID string
 	// Data is the item exactly as put.
 	Data []byte

@@ -181,12 +181,13 @@ func (q *Queue) deadLetter(s *slot) error {
 func (q *Queue) lookup(h *header, id string) (uint64, slot, error) {
 	var s slot
 	seq, deliveries, i, ok := parseLeaseID(id)
-	if ok {
-		if err := q.readSlot(h, i, &s); err != nil {
-			return 0, s, err
-		}
+	if !ok {
+		return 0, s, fmt.Errorf("queue %q: lease %q: %w", q.name, id, queue.ErrBadLease)
 	}
-	if !ok || s.State != slotLeased || s.Seq != seq || s.Deliveries != deliveries {
+	if err := q.readSlot(h, i, &s); err != nil {
+		return 0, s, err
+	}
+	if s.State != slotLeased || s.Seq != seq || s.Deliveries != deliveries {
 		return 0, s, fmt.Errorf("queue %q: lease %q: %w", q.name, id, queue.ErrUnknownLease)
 	}
 	return i, s, nil
