@@ -60,7 +60,7 @@ func (c *CLI) AfterApply(kctx *kong.Context) error {
 func Command() *cli.Command { return command(nil) }
 
 func command(dial qconn.Dialer) *cli.Command {
-	return &cli.Command{Name: "pqueue", Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
+	return &cli.Command{Name: toolName(dial), Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
 		Grammar: &CLI{Globals: Globals{dial: dial}}}
 }
 
@@ -101,12 +101,21 @@ func fastPath(args []string, dial qconn.Dialer) (int, bool) {
 		return 0, false
 	}
 	g := &Globals{Flags: qconn.FromEnv(), dial: dial}
-	env := &cli.Env{Name: "pqueue", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	env := &cli.Env{Name: toolName(dial), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	err := g.handOff(args)
 	if err == nil {
 		err = run(g, env)
 	}
 	return cli.Report(env, err), true
+}
+
+// toolName is the name the binary gives itself in its messages and
+// --version: pqueue-nats says it is the one that answered.
+func toolName(dial qconn.Dialer) string {
+	if dial != nil {
+		return companion
+	}
+	return "pqueue"
 }
 
 // backend opens the queue store the flags select: local files, or NATS
