@@ -38,7 +38,10 @@ func (c *GetCmd) runExec(g *Globals, env *cli.Env) error {
 		waitCtx, cancel = context.WithTimeout(ctx, c.Timeout.D())
 	}
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, true)
+	b, q, err := g.openReader(waitCtx, env, c.Name, !c.NoWait, c.Timeout)
+	if sig, ok := which(); ok {
+		return cli.Exit(cli.ExitSignalBase+int(sig), nil)
+	}
 	if err != nil {
 		return err
 	}

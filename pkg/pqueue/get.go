@@ -50,7 +50,7 @@ func (c *GetCmd) Run(g *Globals, env *cli.Env) error {
 	}
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, true)
+	b, q, err := g.openReader(ctx, env, c.Name, !c.NoWait, c.Timeout)
 	if err != nil {
 		return err
 	}

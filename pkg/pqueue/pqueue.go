@@ -9,6 +9,7 @@ package pqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -23,7 +24,7 @@ type CLI struct {
 	Globals
 
 	Put    PutCmd    `cmd:"" help:"Append items (arguments, or stdin lines) to a queue, creating it if needed."`
-	Get    GetCmd    `cmd:"" help:"Take items from a queue and print them, or run a command on each (--exec)."`
+	Get    GetCmd    `cmd:"" help:"Take items from a queue and print them, or run a command on each (--exec); waits for a queue not created yet."`
 	Done   DoneCmd   `cmd:"" help:"Acknowledge leased items: they are finished (task_done)."`
 	Nack   NackCmd   `cmd:"" help:"Give leased items back for redelivery, optionally after a delay."`
 	Touch  TouchCmd  `cmd:"" help:"Renew leases of items still being worked on."`
@@ -144,6 +145,31 @@ func (g *Globals) openQueue(ctx context.Context, name string, create bool) (queu
 		return nil, nil, queueError(err, 0)
 	}
 	return b, q, nil
+}
+
+// openReader opens queue name for a command that takes from it or waits
+// on it: reading never creates a queue, so that a misspelled name is not
+// a new, empty queue waited on forever. With wait, a queue that does not
+// exist yet (workers may start before their producer) is waited for until
+// ctx ends, saying so once on stderr so that a typo shows; without, it is
+// an error (exit 1, "no such queue").
+func (g *Globals) openReader(ctx context.Context, env *cli.Env, name string, wait bool, timeout cli.Duration) (queue.Backend, queue.Queue, error) {
+	said := false
+	for step := 10 * time.Millisecond; ; step = min(2*step, 250*time.Millisecond) {
+		b, q, err := g.openQueue(ctx, name, false)
+		if err == nil || !wait || !errors.Is(err, queue.ErrNotFound) {
+			return b, q, err
+		}
+		if !said {
+			fmt.Fprintf(env.Stderr, "%s: waiting for queue %q, which does not exist yet\n", env.Name, name)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, queueError(ctx.Err(), timeout)
+		case <-time.After(step):
+		}
+	}
 }
 
 // withTimeout returns a context that ends after d (none when d is 0).
