@@ -115,16 +115,19 @@ func (c *GetCmd) runOne(ctx context.Context, env *cli.Env, q queue.Queue, groups
 		q.Nack(bg, it.ID, c.nackDelay(it))
 		return 0, cli.Exitf(cli.ExitNotExec, "%s: %v", c.Cmd[0], err)
 	}
+	// The lease learns the group first: it is one write, where the first
+	// Add starts the watchdog. Should pqueue die in between, the item then
+	// waits for the group rather than running twice.
 	pgid := cmd.Process.Pid
+	if err := q.Attach(bg, it.ID, pgid); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: attach process group %d to lease %s: %v\n", env.Name, pgid, it.ID, err)
+	}
 	if err := groups.Add(pgid); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		cmd.Wait()
 		groups.Ended(pgid)
 		q.Nack(bg, it.ID, 0)
 		return 0, err
-	}
-	if err := q.Attach(bg, it.ID, pgid); err != nil {
-		fmt.Fprintf(env.Stderr, "%s: attach process group %d to lease %s: %v\n", env.Name, pgid, it.ID, err)
 	}
 	// Renew the lease while the command runs; stop it on a signal.
 	exited := make(chan struct{})
