@@ -18,6 +18,7 @@ var suites = []Suite{
 	ptreeSuite,
 	pshmSuite,
 	pqueueSuite,
+	pqueueExecSuite,
 	ppoolListenSuite,
 	pjoinSuite,
 	pqueueNatsSuite,

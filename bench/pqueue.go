@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"net"
@@ -188,6 +189,73 @@ func startRedis(b *Bench, dir string) (port string, stop func(), err error) {
 	}
 	stop()
 	return "", nil, fmt.Errorf("redis-server on port %s did not answer", port)
+}
+
+// pqueueBefore is the revision whose pqueue get -x the exec cases compare
+// with (PKIT_BENCH_BEFORE overrides it): the last one before get -x's
+// commands became lifetime jobs (a watchdog process per call, a lease
+// tied to the command's group, the item written before the start).
+const pqueueBefore = "528c7c2"
+
+var pqueueExecSuite = Suite{
+	Name:  "pqueueexec",
+	About: "get -x per call and per item, against the pqueue of " + pqueueBefore + " (PKIT_BENCH_BEFORE), a hello-world Go binary and sh -c true",
+	Run:   benchPqueueExec,
+}
+
+// benchPqueueExec compares get -x of this tree with that of pqueueBefore:
+// one call per item from a shell loop, and one call for 100 items.
+func benchPqueueExec(b *Bench) error {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := buildStatic(bin, "./cmd/pqueue"); err != nil {
+		return err
+	}
+	if err := writeHello(dir, bin); err != nil {
+		return err
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	os.Setenv("PQUEUE_DIR", filepath.Join(dir, "queues"))
+	rev := cmp.Or(os.Getenv("PKIT_BENCH_BEFORE"), pqueueBefore)
+	if err := buildRev(rev, filepath.Join(dir, "before"), filepath.Join(bin, "pqueue-before")); err != nil {
+		fmt.Printf("  (pqueue of %s not built, its cases are skipped: %v)\n", rev, err)
+	}
+	n := pqueueCalls * (b.Runs + 1)
+	for _, q := range []string{"xnow", "xbefore", "xnown", "xbeforen"} {
+		fill := fmt.Sprintf("seq %d | pqueue put %s", n, q)
+		if out, err := exec.Command("sh", "-c", fill).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v: %s", fill, err, out)
+		}
+	}
+	loop := func(body string) string {
+		return fmt.Sprintf("i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done", pqueueCalls, body)
+	}
+	return b.Compare(fmt.Sprintf("get -x, per call and per item: %d items (before = %s)", pqueueCalls, rev), 0,
+		Case{Name: "hello world (Go, static)", Shell: loop("hello >/dev/null"), Base: true},
+		Case{Name: "sh -c true (a command's start)", Shell: loop("sh -c true")},
+		Case{Name: "before: pqueue get -x q -- true", Shell: loop("pqueue-before get -x xbefore -- true"), Needs: []string{"pqueue-before"}},
+		Case{Name: "now: pqueue get -x q -- true", Shell: loop("pqueue get -x xnow -- true")},
+		Case{Name: fmt.Sprintf("before: pqueue get -x -n %d q -- true", pqueueCalls), Shell: fmt.Sprintf("pqueue-before get -x -n %d xbeforen -- true", pqueueCalls), Needs: []string{"pqueue-before"}},
+		Case{Name: fmt.Sprintf("now: pqueue get -x -n %d q -- true", pqueueCalls), Shell: fmt.Sprintf("pqueue get -x -n %d xnown -- true", pqueueCalls)},
+	)
+}
+
+// buildRev builds cmd/pqueue of git revision rev (from its archive, in
+// src) to out, static like buildStatic.
+func buildRev(rev, src, out string) error {
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		return err
+	}
+	if o, err := exec.Command("sh", "-c", `git archive --format=tar "$0" | tar -x -C "$1"`, rev, src).CombinedOutput(); err != nil {
+		return fmt.Errorf("git archive %s: %v: %s", rev, err, o)
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/pqueue")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v: %s", rev, err, o)
+	}
+	return nil
 }
 
 // buildStatic builds pkg into dir as goreleaser does.

@@ -162,15 +162,12 @@ type JoinCmd struct {
 	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124)."`
 }
 
-// Run waits until every item put has been done. A queue that does not
-// exist yet has nothing to wait for.
+// Run waits until every item put has been done, and for a queue that does
+// not exist yet, until it is created (see openReader).
 func (c *JoinCmd) Run(g *Globals, env *cli.Env) error {
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, false)
-	if errors.Is(err, queue.ErrNotFound) {
-		return nil
-	}
+	b, q, err := g.openReader(ctx, env, c.Name, true, c.Timeout)
 	if err != nil {
 		return err
 	}

@@ -18,18 +18,19 @@ import (
 
 // GetCmd is `pqueue get`.
 type GetCmd struct {
-	Name    string       `arg:"" help:"Queue name."`
-	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"With --exec: the command to run on each item (after --)."`
-	Count   int          `short:"n" name:"count" default:"1" placeholder:"N" help:"Take N items (default 1), waiting for each; with --nowait at most N."`
-	Follow  bool         `short:"f" name:"follow" help:"Keep taking items as they arrive, until interrupted (with --nowait: until the queue is empty)."`
-	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR for items (exit 124; items already taken are printed)."`
-	NoWait  bool         `name:"nowait" help:"Do not wait: take what is ready, exit 1 (\"empty\") if nothing is."`
-	Lease   cli.Duration `placeholder:"DUR" help:"Take items under a lease of DUR and print ID<TAB>ITEM: the item is delivered again unless 'pqueue done' acknowledges it in time (or if the holder dies)."`
-	Holder  int          `placeholder:"PID" default:"-1" help:"With --lease: the process whose exit releases the lease at once (default: pqueue's parent, the calling script; 0: none)."`
-	Exec    bool         `short:"x" name:"exec" help:"Run the command after -- on each item, given as a line on its stdin (or in place of {} in its arguments); done if it exits 0, nack otherwise."`
-	Delay   cli.Duration `name:"nack-delay" placeholder:"DUR" help:"With --exec: when the command fails, deliver the item again after DUR."`
-	Null    bool         `short:"0" name:"null" help:"End each printed item with a NUL byte instead of a newline (with --exec: give the command the item exactly, without a newline)."`
-	JSON    bool         `name:"json" help:"Print one JSON object per item: item (or item_base64 when not UTF-8), id, deliveries."`
+	Name    string        `arg:"" help:"Queue name."`
+	Cmd     []string      `arg:"" optional:"" passthrough:"" help:"With --exec: the command to run on each item (after --)."`
+	Count   int           `short:"n" name:"count" default:"1" placeholder:"N" help:"Take N items (default 1), waiting for each; with --nowait at most N."`
+	Follow  bool          `short:"f" name:"follow" help:"Keep taking items as they arrive, until interrupted (with --nowait: until the queue is empty)."`
+	Timeout cli.Duration  `placeholder:"DUR" help:"Wait at most DUR for items (exit 124; items already taken are printed)."`
+	NoWait  bool          `name:"nowait" help:"Do not wait: take what is ready, exit 1 (\"empty\") if nothing is."`
+	Lease   cli.Duration  `placeholder:"DUR" help:"Take items under a lease of DUR and print ID<TAB>ITEM: the item is delivered again unless 'pqueue done' acknowledges it in time (or if the holder dies)."`
+	Holder  int           `placeholder:"PID" default:"-1" help:"With --lease: the process whose exit releases the lease at once (default: pqueue's parent, the calling script; 0: none)."`
+	Exec    bool          `short:"x" name:"exec" help:"Run the command after -- on each item, given as a line on its stdin (or in place of {} in its arguments); done if it exits 0, nack otherwise."`
+	Delay   *cli.Duration `name:"nack-delay" placeholder:"DUR" help:"With --exec: when the command fails, deliver the item again after DUR (default: back off, 1s doubling with each failure up to 5m)."`
+	Grace   cli.Duration  `default:"5s" placeholder:"DUR" help:"With --exec: on a signal, or when pqueue dies, the command's process group gets TERM, then KILL after DUR."`
+	Null    bool          `short:"0" name:"null" help:"End each printed item with a NUL byte instead of a newline (with --exec: give the command the item exactly, without a newline)."`
+	JSON    bool          `name:"json" help:"Print one JSON object per item: item (or item_base64 when not UTF-8), id, deliveries."`
 }
 
 // getBatch bounds the items one call takes, so a long -n still prints as
@@ -49,7 +50,7 @@ func (c *GetCmd) Run(g *Globals, env *cli.Env) error {
 	}
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, true)
+	b, q, err := g.openReader(ctx, env, c.Name, !c.NoWait, c.Timeout)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func (c *GetCmd) validate() error {
 		return cli.Usagef("unexpected arguments %q (use --exec NAME -- CMD...)", c.Cmd)
 	case c.Exec && c.JSON:
 		return cli.Usagef("--exec prints nothing: --json does not apply")
-	case c.Delay > 0 && !c.Exec:
+	case c.Delay != nil && !c.Exec:
 		return cli.Usagef("--nack-delay applies to --exec")
 	case c.Holder >= 0 && c.Lease == 0:
 		return cli.Usagef("--holder applies to --lease")

@@ -23,7 +23,7 @@ type CLI struct {
 	Globals
 
 	Put    PutCmd    `cmd:"" help:"Append items (arguments, or stdin lines) to a queue, creating it if needed."`
-	Get    GetCmd    `cmd:"" help:"Take items from a queue and print them, or run a command on each (--exec)."`
+	Get    GetCmd    `cmd:"" help:"Take items from a queue and print them, or run a command on each (--exec); waits for a queue not created yet."`
 	Done   DoneCmd   `cmd:"" help:"Acknowledge leased items: they are finished (task_done)."`
 	Nack   NackCmd   `cmd:"" help:"Give leased items back for redelivery, optionally after a delay."`
 	Touch  TouchCmd  `cmd:"" help:"Renew leases of items still being worked on."`
@@ -60,7 +60,7 @@ func (c *CLI) AfterApply(kctx *kong.Context) error {
 func Command() *cli.Command { return command(nil) }
 
 func command(dial qconn.Dialer) *cli.Command {
-	return &cli.Command{Name: "pqueue", Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
+	return &cli.Command{Name: toolName(dial), Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
 		Grammar: &CLI{Globals: Globals{dial: dial}}}
 }
 
@@ -71,6 +71,15 @@ func command(dial qconn.Dialer) *cli.Command {
 // pqueue-nats (handOff).
 func Main(args []string, dial qconn.Dialer) int {
 	return cli.Run(command(dial), args)
+}
+
+// toolName is the name the binary gives itself in its messages and
+// --version: pqueue-nats says it is the one that answered.
+func toolName(dial qconn.Dialer) string {
+	if dial != nil {
+		return companion
+	}
+	return "pqueue"
 }
 
 // backend opens the queue store the flags select: local files, or NATS
@@ -101,6 +110,31 @@ func (g *Globals) openQueue(ctx context.Context, name string, create bool) (queu
 	return b, q, nil
 }
 
+// openReader opens queue name for a command that takes from it or waits
+// on it: reading never creates a queue, so that a misspelled name is not
+// a new, empty queue waited on forever. With wait, a queue that does not
+// exist yet (workers may start before their producer) is waited for until
+// ctx ends, saying so once on stderr so that a typo shows; without, it is
+// an error (exit 1, "no such queue").
+func (g *Globals) openReader(ctx context.Context, env *cli.Env, name string, wait bool, timeout cli.Duration) (queue.Backend, queue.Queue, error) {
+	said := false
+	for step := 10 * time.Millisecond; ; step = min(2*step, 250*time.Millisecond) {
+		b, q, err := g.openQueue(ctx, name, false)
+		if err == nil || !wait || !errors.Is(err, queue.ErrNotFound) {
+			return b, q, err
+		}
+		if !said {
+			env.Warnf("waiting for queue %q, which does not exist yet", name)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, queueError(ctx.Err(), timeout)
+		case <-time.After(step):
+		}
+	}
+}
+
 // withTimeout returns a context that ends after d (none when d is 0).
 func withTimeout(d cli.Duration) (context.Context, context.CancelFunc) {
 	if d > 0 {
@@ -116,7 +150,7 @@ func queueError(err error, timeout cli.Duration) error {
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return cli.Exitf(cli.ExitTimeout, "timed out after %s", time.Duration(timeout))
-	case errors.Is(err, queue.ErrTooLarge), errors.Is(err, queue.ErrBadName):
+	case errors.Is(err, queue.ErrTooLarge), errors.Is(err, queue.ErrBadName), errors.Is(err, queue.ErrBadLease):
 		return cli.Exit(cli.ExitUsage, err)
 	default:
 		return cli.Exit(cli.ExitFail, err)

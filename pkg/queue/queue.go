@@ -37,6 +37,7 @@ var (
 	ErrExists       = errors.New("queue exists with a different configuration") // Create with a conflicting Config
 	ErrTooLarge     = errors.New("item too large")                              // item longer than MaxItemSize
 	ErrUnknownLease = errors.New("lease not held (unknown, expired, or already done)")
+	ErrBadLease     = errors.New("not a lease ID") // an ID no get of this backend could have printed
 	ErrCorrupt      = errors.New("queue storage is corrupt")
 	ErrBadName      = errors.New("invalid queue name")
 )
@@ -137,8 +138,10 @@ type GetOptions struct {
 
 // Item is one delivered item.
 type Item struct {
-	// ID identifies the lease, for Done, Nack and Extend. It is opaque,
-	// printable (no whitespace) and empty for auto-acknowledged items.
+	// ID identifies the lease, for Done, Nack, Extend and Attach. It is
+	// opaque, a word a shell passes on unchanged (no whitespace, quotes
+	// or characters a shell expands) and empty for auto-acknowledged
+	// items.
 	ID string
 	// Data is the item exactly as put.
 	Data []byte
@@ -156,6 +159,28 @@ type Stats struct {
 	Dead      int64 `json:"dead"`      // items moved to the dead-letter queue
 	MaxSize   int64 `json:"maxsize"`   // Config.MaxSize (0: unbounded)
 	Bytes     int64 `json:"bytes"`     // payload bytes of the ready and leased items
+	// Redelivered counts the items not yet done that were delivered more
+	// than once (ready again after a failure, or leased again), and
+	// MostDeliveries is the highest delivery count among the items not
+	// yet done (0 where the backend cannot tell): a poison item shows as a
+	// growing count.
+	Redelivered    int64 `json:"redelivered"`
+	MostDeliveries int64 `json:"most_deliveries"`
+}
+
+// Backoff is the delay before redelivering an item whose processing failed
+// for the deliveries-th time: a second, doubling with each failure, at most
+// five minutes. A failing command then costs a few runs a minute instead
+// of a spinning CPU, and a transient failure is retried soon.
+func Backoff(deliveries int) time.Duration {
+	const first, most = time.Second, 5 * time.Minute
+	if deliveries < 1 {
+		deliveries = 1
+	}
+	if deliveries > 20 { // past the cap long before; keeps the shift in range
+		return most
+	}
+	return min(first<<(deliveries-1), most)
 }
 
 // Queue is one open queue. Its methods are safe for concurrent use by
@@ -183,6 +208,15 @@ type Queue interface {
 	Nack(ctx context.Context, id string, delay time.Duration) error
 	// Extend renews a lease for d from now (a worker still busy).
 	Extend(ctx context.Context, id string, d time.Duration) error
+	// Attach records that process group pgid works on the item of lease
+	// id (the command `pqueue get --exec` started on it; the lease is
+	// taken before the command starts, so the group comes after). A
+	// backend that frees a lease when its holder dies (HolderPID) then
+	// frees this one only once the group has no live member either, so
+	// that an orphaned command and the item's next delivery never run at
+	// once. Expiry still ends the lease. Backends whose leases end only by
+	// expiry just check the ID.
+	Attach(ctx context.Context, id string, pgid int) error
 	// Stats returns the queue's counters.
 	Stats(ctx context.Context) (Stats, error)
 	// Join blocks until nothing is ready or leased (every item put has

@@ -240,7 +240,7 @@ func (q *Queue) tryGet(max int, lease time.Duration, who holder) ([]queue.Item, 
 
 // hold records who holds the lease of s (nobody if the table is full).
 func (q *Queue) hold(h *header, s *slot, who holder) {
-	s.HolderPID, s.HolderTime = 0, 0
+	s.HolderPID, s.HolderTime, s.HolderPGID = 0, 0, 0
 	if who.PID != 0 && h.addHolder(who.PID, who.Start) {
 		s.HolderPID, s.HolderTime = who.PID, who.Start
 	}

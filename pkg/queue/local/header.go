@@ -131,6 +131,10 @@ const (
 
 // slot is one entry of the lease table: an item taken from the head and
 // not yet done. Its payload stays in its segment at Seg/Off.
+//
+// HolderPGID (Attach) sits in bytes that version 1 left zero, so tables
+// of either format read alike: an older pqueue ignores it (and drops it
+// when it rewrites the entry), and zero means no group, the old rule.
 type slot struct {
 	State      uint8
 	Deliveries uint32
@@ -140,6 +144,7 @@ type slot struct {
 	HolderPID  uint32
 	HolderTime uint64
 	Deadline   int64
+	HolderPGID uint32 // the process group working on the item (0: none)
 }
 
 func (s *slot) marshal(b []byte) {
@@ -154,11 +159,12 @@ func (s *slot) marshal(b []byte) {
 	le.PutUint32(b[36:], s.HolderPID)
 	le.PutUint64(b[40:], s.HolderTime)
 	le.PutUint64(b[48:], uint64(s.Deadline))
+	le.PutUint32(b[56:], s.HolderPGID)
 }
 
 func (s *slot) unmarshal(b []byte) {
 	le := binary.LittleEndian
 	*s = slot{State: b[0], Deliveries: le.Uint32(b[4:]), Seq: le.Uint64(b[8:]), Seg: le.Uint64(b[16:]),
 		Off: le.Uint64(b[24:]), Len: le.Uint32(b[32:]), HolderPID: le.Uint32(b[36:]),
-		HolderTime: le.Uint64(b[40:]), Deadline: int64(le.Uint64(b[48:]))}
+		HolderTime: le.Uint64(b[40:]), Deadline: int64(le.Uint64(b[48:])), HolderPGID: le.Uint32(b[56:])}
 }

@@ -11,34 +11,50 @@ import (
 
 // Stats implements queue.Queue.
 func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
-	h, err := q.settled()
+	h, slots, err := q.settled(true)
 	if err != nil {
 		return queue.Stats{}, err
 	}
-	return queue.Stats{
+	st := queue.Stats{
 		Ready: h.ready(), Leased: h.Leased, Delivered: int64(h.Delivered), Done: int64(h.Done),
 		Dead: int64(h.Dead), MaxSize: h.Cfg.MaxSize, Bytes: h.HeadBytes + h.SlotBytes,
-	}, nil
+	}
+	for _, s := range slots {
+		if s.State == slotFree {
+			continue
+		}
+		// A ready entry has failed Deliveries times; a leased one is
+		// being delivered for the Deliveries-th time.
+		if s.State == slotRetry || s.Deliveries > 1 {
+			st.Redelivered++
+		}
+		st.MostDeliveries = max(st.MostDeliveries, int64(s.Deliveries))
+	}
+	return st, nil
 }
 
-// settled returns the header after expiring what is due.
-func (q *Queue) settled() (header, error) {
+// settled returns the header after expiring what is due, and with
+// withSlots the lease table (nil when it is empty).
+func (q *Queue) settled(withSlots bool) (header, []slot, error) {
 	var h header
 	if err := q.lock(&h); err != nil {
-		return h, err
+		return h, nil, err
 	}
 	defer q.unlock()
-	changed, _, _, err := q.housekeep(&h, time.Now())
+	changed, slots, _, err := q.housekeep(&h, time.Now())
 	if err == nil && changed {
 		err = q.commit(&h)
 	}
-	return h, err
+	if err == nil && withSlots && slots == nil && h.Leased+h.Retry > 0 {
+		slots, err = q.loadSlots(&h)
+	}
+	return h, slots, err
 }
 
 // Join implements queue.Queue.
 func (q *Queue) Join(ctx context.Context) error {
 	return q.block(ctx, func() (bool, time.Time, []holder, error) {
-		h, err := q.settled()
+		h, _, err := q.settled(false)
 		return h.ready() == 0 && h.Leased == 0, h.nextEvent(), nil, err
 	})
 }

@@ -105,6 +105,7 @@ func TestAutoAckBatch(t *testing.T) {
 
 // TestDoneUnknown: IDs that are not leases of this queue, repeated IDs,
 // and a forged ID of an item not delivered yet fail with ErrUnknownLease
+// (IDs that are no lease ID at all with ErrBadLease)
 // (at once: the server would never answer an ack for an undelivered item),
 // and the valid IDs given with them are acknowledged.
 func TestDoneUnknown(t *testing.T) {
@@ -126,7 +127,11 @@ func TestDoneUnknown(t *testing.T) {
 	for _, bad := range []string{otherID, "bogus", "$JS.ACK.x.y", forged} {
 		start := time.Now()
 		err := q.Done(ctx, ids[0], bad, ids[0])
-		if !errors.Is(err, queue.ErrUnknownLease) || time.Since(start) > 5*time.Second {
+		want := queue.ErrUnknownLease
+		if bad == "bogus" || bad == "$JS.ACK.x.y" {
+			want = queue.ErrBadLease
+		}
+		if !errors.Is(err, want) || time.Since(start) > 5*time.Second {
 			t.Fatalf("Done(valid, %q, valid again) = %v after %v", bad, err, time.Since(start))
 		}
 		if bad == otherID {

@@ -560,7 +560,7 @@ func (q *Queue) deliver(ctx context.Context, m jetstream.Msg, opt queue.GetOptio
 	}
 	it := queue.Item{Data: m.Data(), Deliveries: n}
 	if opt.Lease != 0 {
-		it.ID = m.Reply()
+		it.ID = strings.TrimPrefix(m.Reply(), ackPrefix)
 	}
 	return it, true, nil
 }
@@ -623,19 +623,29 @@ func (b *Backend) confirmAll(ctx context.Context, subjects []string, body []byte
 
 // lease is a parsed lease ID: the ack subject of one delivery.
 type lease struct {
-	id     string
+	id     string // the ack subject
 	stream string
 	cons   string
 	seq    uint64 // stream sequence of the item
 }
 
-// parseLease parses an ack subject:
+// ackPrefix begins every ack subject. A lease ID is the subject without
+// it, so that IDs are words a shell passes on as they are ("$JS" would be
+// expanded by a shell that re-parses a command line); the whole subject
+// is accepted too.
+const ackPrefix = "$JS.ACK."
+
+// parseLease parses a lease ID, the ack subject
 // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> or,
 // from newer servers, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.
-// <delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>].
+// <delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>], with or without its
+// $JS.ACK. prefix.
 func parseLease(id string) (lease, bool) {
+	if !strings.HasPrefix(id, ackPrefix) {
+		id = ackPrefix + id
+	}
 	tok := strings.Split(id, ".")
-	if len(tok) < 9 || tok[0] != "$JS" || tok[1] != "ACK" || len(tok) == 10 {
+	if len(tok) < 9 || len(tok) == 10 {
 		return lease{}, false
 	}
 	off := 2
@@ -738,19 +748,23 @@ func (q *Queue) held(ctx context.Context, ls []lease) ([]bool, error) {
 }
 
 // leaseOp applies a lease operation (ack, nak, progress) to every id and
-// waits for the server to confirm them. IDs that are not leases of this
-// queue, or whose item is no longer leased, fail with ErrUnknownLease; the
-// others are applied. The check is one look at the queue's state for the
+// waits for the server to confirm them. IDs that are not lease IDs fail
+// with ErrBadLease, leases of another queue, or whose item is no longer
+// leased, with ErrUnknownLease; the others are applied. The check is one look at the queue's state for the
 // whole batch and the operations are sent back to back and confirmed at
 // once (see confirmAll), so a batch costs a few round trips however many
 // IDs it holds.
 func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
-	var unknown []string
+	var unknown, bad []string
 	var ls []lease
 	seen := make(map[uint64]bool, len(ids))
 	for _, id := range ids {
 		l, ok := parseLease(id)
-		if !ok || l.stream != streamName(q.name) || l.cons != consumer || seen[l.seq] {
+		if !ok {
+			bad = append(bad, id)
+			continue
+		}
+		if l.stream != streamName(q.name) || l.cons != consumer || seen[l.seq] {
 			// The same item twice in one call: like two calls in a row,
 			// the second finds the lease no longer held.
 			unknown = append(unknown, id)
@@ -772,7 +786,7 @@ func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
 			if ok[i] {
 				subjects = append(subjects, l.id)
 			} else {
-				unknown = append(unknown, l.id)
+				unknown = append(unknown, strings.TrimPrefix(l.id, ackPrefix))
 			}
 		}
 	}
@@ -781,6 +795,9 @@ func (q *Queue) leaseOp(ctx context.Context, ids []string, body []byte) error {
 		if err := q.b.confirmAll(ctx, subjects, body); err != nil {
 			errs = append(errs, fmt.Errorf("queue %s: %d lease operations not confirmed: %w", q.name, len(subjects), err))
 		}
+	}
+	if len(bad) > 0 {
+		errs = append(errs, fmt.Errorf("queue %s: lease %s: %w", q.name, bad[0], queue.ErrBadLease))
 	}
 	switch len(unknown) {
 	case 0:
@@ -813,6 +830,23 @@ func (q *Queue) Extend(ctx context.Context, id string, d time.Duration) error {
 	return q.leaseOp(ctx, []string{id}, q.leaseBody(d))
 }
 
+// Attach implements queue.Queue. A JetStream lease ends only by expiry
+// (the consumer's AckWait, renewed by pqueue get --exec while its command
+// runs), never by its holder's death, so there is nothing to record: when
+// pqueue dies its renewals stop, and its watchdog stops the command's
+// group within the grace period, before the lease runs out as long as the
+// grace is shorter than the lease. The ID is only checked for form.
+func (q *Queue) Attach(ctx context.Context, id string, pgid int) error {
+	l, ok := parseLease(id)
+	if !ok {
+		return fmt.Errorf("queue %s: lease %s: %w", q.name, id, queue.ErrBadLease)
+	}
+	if l.stream != streamName(q.name) || l.cons != consumer {
+		return fmt.Errorf("queue %s: lease %s: %w", q.name, id, queue.ErrUnknownLease)
+	}
+	return nil
+}
+
 // leaseBody is the ack-subject body that makes an item's lease end d from
 // now. JetStream's lease is the consumer's AckWait (the queue's lease),
 // which a progress message renews; another length is set by a delayed
@@ -843,6 +877,8 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		Ready:     int64(si.State.Msgs) - int64(ci.NumAckPending),
 		Delivered: int64(ci.Delivered.Consumer),
 		MaxSize:   q.cfg.MaxSize,
+		// The server counts redelivered items but keeps no maximum.
+		Redelivered: int64(ci.NumRedelivered),
 		// The file store counts each message as 30 bytes of framing plus
 		// its subject, headers (none) and payload; report payload only.
 		Bytes: int64(si.State.Bytes) - int64(si.State.Msgs)*int64(30+len(q.subj)),

@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +49,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) queue.Backend) {
 		{"StaleLease", testStaleLease},
 		{"DelayedNackStats", testDelayedNackStats},
 		{"Extend", testExtend},
+		{"Attach", testAttach},
 		{"DeadLetter", testDeadLetter},
+		{"Redelivered", testRedelivered},
 		{"Join", testJoin},
 		{"Stats", testStats},
 		{"Purge", testPurge},
@@ -345,7 +349,8 @@ func testLeaseDone(t *testing.T, b queue.Backend) {
 		t.Fatal("no items")
 	}
 	for _, it := range items {
-		if it.ID == "" || bytes.ContainsAny([]byte(it.ID), " \t\n") || it.Deliveries != 1 {
+		// A word a shell passes on as it is, even re-parsed (sh -c).
+		if it.ID == "" || strings.ContainsAny(it.ID, " \t\n$`\\\"'*?[]{}()<>|&;~!#") || it.Deliveries != 1 {
 			t.Fatalf("leased item: ID %q, deliveries %d", it.ID, it.Deliveries)
 		}
 	}
@@ -366,8 +371,8 @@ func testLeaseDone(t *testing.T, b queue.Backend) {
 	if err := q.Done(long(t), items[0].ID); !errors.Is(err, queue.ErrUnknownLease) {
 		t.Errorf("second Done = %v, want ErrUnknownLease", err)
 	}
-	if err := q.Done(long(t), "bogus-id"); !errors.Is(err, queue.ErrUnknownLease) {
-		t.Errorf("Done(bogus) = %v, want ErrUnknownLease", err)
+	if err := q.Done(long(t), "bogus-id"); !errors.Is(err, queue.ErrBadLease) {
+		t.Errorf("Done(bogus) = %v, want ErrBadLease", err)
 	}
 	if err := q.Nack(long(t), items[1].ID, 0); !errors.Is(err, queue.ErrUnknownLease) {
 		t.Errorf("Nack(done item) = %v, want ErrUnknownLease", err)
@@ -488,6 +493,51 @@ func testExtend(t *testing.T, b queue.Backend) {
 	}
 	if err := q.Extend(long(t), it.ID, Short); !errors.Is(err, queue.ErrUnknownLease) {
 		t.Errorf("Extend(done) = %v, want ErrUnknownLease", err)
+	}
+}
+
+// testAttach: a held lease takes a process group; an ID that is no lease
+// is refused; the lease stays held and is done as usual.
+func testAttach(t *testing.T, b queue.Backend) {
+	q := mustCreate(t, b, "attach", queue.Config{})
+	mustPut(t, q, "work")
+	it := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	if err := q.Attach(long(t), it.ID, syscall.Getpgrp()); err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	if err := q.Attach(long(t), "bogus-id", syscall.Getpgrp()); !errors.Is(err, queue.ErrBadLease) {
+		t.Errorf("Attach(bogus) = %v, want ErrBadLease", err)
+	}
+	wantEmpty(t, q)
+	if st := mustStats(t, q); st.Leased != 1 || st.Ready != 0 {
+		t.Errorf("stats with an attached lease: %+v", st)
+	}
+	if err := q.Done(long(t), it.ID); err != nil {
+		t.Fatalf("Done after Attach: %v", err)
+	}
+}
+
+// testRedelivered: a failed item shows in the counts of redelivered items
+// (and, where the backend keeps it, of the most deliveries).
+func testRedelivered(t *testing.T, b queue.Backend) {
+	q := mustCreate(t, b, "redelivered", queue.Config{})
+	mustPut(t, q, "poison", "fine")
+	for i := 1; i <= 3; i++ {
+		it := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+		if string(it.Data) != "poison" {
+			t.Fatalf("delivery %d: %q", i, it.Data)
+		}
+		if err := q.Nack(long(t), it.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it := mustGet(t, q, 1, queue.GetOptions{Lease: 10 * time.Second})[0]
+	st := mustStats(t, q)
+	if st.Redelivered != 1 || (st.MostDeliveries != 0 && st.MostDeliveries != 4) {
+		t.Errorf("stats with an item delivered 4 times: %+v", st)
+	}
+	if err := q.Done(long(t), it.ID); err != nil {
+		t.Fatal(err)
 	}
 }
 
