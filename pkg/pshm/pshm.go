@@ -62,9 +62,9 @@ func fastPath(args []string) (int, bool) {
 		return 0, false
 	}
 	if (args[0] == "lock" || args[0] == "sem") && len(args) >= 4 && args[2] == "--" && !strings.HasPrefix(args[1], "-") {
-		var cmd interface{ Run(*cli.Env) error } = &lockCmd{Name: args[1], Cmd: args[2:]}
+		var cmd interface{ Run(*cli.Env) error } = &lockCmd{Name: args[1], Cmd: args[2:], Grace: defaultGrace}
 		if args[0] == "sem" {
-			cmd = &semCmd{Name: args[1], Cmd: args[2:]}
+			cmd = &semCmd{Name: args[1], Cmd: args[2:], Grace: defaultGrace}
 		}
 		env := &cli.Env{Name: "pshm", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 		return cli.Report(env, cmd.Run(env)), true

@@ -46,7 +46,8 @@ const (
 	offSeq       = 64  // uint32, bumped after every change; futex word for waiters
 	offSeqWait   = 68  // uint32, number of processes sleeping on seq
 	offCreated   = 72  // int64, creation time in Unix nanoseconds
-	HeaderSize   = 128 // bytes 80..127 are reserved (zero)
+	offLockGroup = 80  // uint64, the user lock's group word (see GroupOf); 0 in objects of older pshm
+	HeaderSize   = 128 // bytes 88..127 are reserved (zero)
 	DataOffset   = HeaderSize
 	maxObjectLen = 1 << 40
 )
@@ -140,7 +141,7 @@ func (o *Object) Created() time.Time {
 func (o *Object) Size() int { return len(o.mem) }
 
 // Lock is the object's user lock (pshm lock NAME).
-func (o *Object) Lock() *Mutex { return &Mutex{word: o.u64(offLock)} }
+func (o *Object) Lock() *Mutex { return &Mutex{word: o.u64(offLock), group: o.u64(offLockGroup)} }
 
 func (o *Object) opLock() *Mutex { return &Mutex{word: o.u64(offOpLock)} }
 
@@ -189,6 +190,9 @@ func (s Spec) dataSize() (elemSize, dataSize int, err error) {
 		return 0, 0, fmt.Errorf("unknown kind %d", s.Kind)
 	}
 	total := int64(elemSize) * int64(s.Len)
+	if s.Kind == KindSem {
+		total *= 2 // the slots' owner words, then their group words
+	}
 	if total > maxObjectLen {
 		return 0, 0, fmt.Errorf("object of %d bytes is too large", total)
 	}
