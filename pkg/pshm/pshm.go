@@ -182,7 +182,7 @@ func fail(err error) error {
 		return err
 	case errors.Is(err, context.DeadlineExceeded):
 		return cli.Exitf(cli.ExitTimeout, "timed out")
-	case errors.Is(err, shm.ErrWrongKind), errors.Is(err, shm.ErrNotPkit), errors.Is(err, shm.ErrForeign), errors.Is(err, shm.ErrReserved):
+	case errors.Is(err, shm.ErrWrongKind), errors.Is(err, shm.ErrNotPkit), errors.Is(err, shm.ErrForeign), errors.Is(err, shm.ErrReserved), errors.Is(err, shm.ErrShape):
 		return cli.Exit(cli.ExitUsage, err)
 	}
 	return err

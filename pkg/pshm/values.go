@@ -13,7 +13,7 @@ import (
 type createCmd struct {
 	Name    string   `arg:"" help:"Object name: letters, digits and ._@+- (the file /dev/shm/NAME)."`
 	Type    string   `arg:"" help:"Element type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bytes:N str:N, or a Python typecode (b h i l q B H I L Q f d c); or lock, sem, event, barrier, dict[:KEYSIZE:VALSIZE]."`
-	Len     int      `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
+	Len     *int     `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
 	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array."`
 	Mode    string   `default:"0600" placeholder:"MODE" help:"Permission bits, octal."`
 	ExistOK bool     `name:"exist-ok" help:"Succeed if the object already exists with the same type and length (it is left unchanged)."`
@@ -28,12 +28,15 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	if err != nil {
 		return shm.Spec{}, err
 	}
-	s := shm.Spec{Mode: mode, Len: c.Len}
-	if c.Len < 0 {
-		return s, cli.Usagef("invalid --len %d", c.Len)
+	s := shm.Spec{Mode: mode}
+	if c.Len != nil {
+		if *c.Len < 1 {
+			return s, cli.Usagef("invalid -n %d: a length is at least 1", *c.Len)
+		}
+		s.Len = *c.Len
 	}
 	orDefault := func(d int) int {
-		if s.Len == 0 {
+		if c.Len == nil {
 			return d
 		}
 		return s.Len
@@ -47,7 +50,7 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	case t == "sem":
 		s.Kind, s.Len = shm.KindSem, orDefault(1)
 	case t == "barrier":
-		if c.Len < 1 {
+		if c.Len == nil {
 			return s, cli.Usagef("a barrier needs --len N (its number of parties)")
 		}
 		s.Kind = shm.KindBarrier
