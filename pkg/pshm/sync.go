@@ -22,6 +22,7 @@ type lockCmd struct {
 	Release bool         `xor:"mode" help:"Release the lock held by --owner."`
 	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: pshm's parent, the calling shell). The lock is freed when it dies."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
+	NoWait  bool         `name:"nonblock" short:"n" help:"Try once: exit 1 at once if the lock is taken (flock -n)."`
 }
 
 // lockObject opens name, or creates a lock object of that name.
@@ -72,7 +73,7 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		wait:    m.Lock,
 		group:   m.SetGroup,
 		release: m.Unlock,
-	}, c.Acquire, c.Owner, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
 }
 
 // holder is what a lock and a semaphore share: a slot taken by an owner,
@@ -90,7 +91,10 @@ type holder struct {
 // argv holding it and gives it back once the command's process group is
 // gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs are
 // the signals caught for the command (subscribe), nil with acquire.
-func hold(env *cli.Env, h holder, acquire bool, owner int, timeout, grace cli.Duration, argv []string, sigs <-chan os.Signal) error {
+func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout, grace cli.Duration, argv []string, sigs <-chan os.Signal) error {
+	if nowait && timeout != 0 {
+		return cli.Usagef("--nonblock tries once; it takes no --timeout")
+	}
 	var me shm.Owner
 	var err error
 	if acquire {
@@ -102,8 +106,12 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, timeout, grace cli.Du
 		return err
 	}
 	// Uncontended, take it at once: setting up the signal handling and
-	// timer of a wait costs more than the rest of the command.
+	// timer of a wait costs more than the rest of the command. --nonblock
+	// stops here.
 	ok, recovered := h.try(me)
+	if !ok && nowait {
+		return errNo
+	}
 	if !ok {
 		ctx, done := waitContext(timeout)
 		recovered, err = h.wait(ctx, me)
@@ -148,6 +156,7 @@ type semCmd struct {
 	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: pshm's parent). Its slot is freed when it dies."`
 	Posix   bool         `help:"Use the glibc named semaphore /dev/shm/sem.NAME (sem_open(\"/NAME\") in C, posix_ipc in Python)."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
+	NoWait  bool         `name:"nonblock" help:"Try once: exit 1 at once if no slot is free (flock -n; -n is --slots here)."`
 }
 
 func (c *semCmd) Run(env *cli.Env) error {
@@ -189,7 +198,7 @@ func (c *semCmd) Run(env *cli.Env) error {
 		wait:    obj.SemAcquire,
 		group:   obj.SemSetGroup,
 		release: func(me shm.Owner) error { return obj.SemRelease(me, false) },
-	}, c.Acquire, c.Owner, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
 }
 
 // posixTimeout takes -t/--timeout from after the action (kong passes
@@ -350,6 +359,10 @@ func (c *dictCmd) Run(env *cli.Env) error {
 	nargs := map[string]int{"set": 2, "get": 1, "del": 1}[c.Action]
 	if len(c.Args) != nargs {
 		return cli.Usagef("dict %s takes %d argument(s), got %d", c.Action, nargs, len(c.Args))
+	}
+	// items prints KEY<TAB>VALUE lines, which such a key would break.
+	if c.Action == "set" && strings.ContainsAny(c.Args[0], "\t\n") {
+		return cli.Usagef("dict key %q contains a tab or newline", c.Args[0])
 	}
 	var obj *shm.Object
 	var err error
