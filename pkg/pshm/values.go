@@ -15,6 +15,7 @@ type createCmd struct {
 	Type    string   `arg:"" help:"Element type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bytes:N str:N, or a Python typecode (b h i l q B H I L Q f d c); or lock, sem, event, barrier, dict[:KEYSIZE:VALSIZE]."`
 	Len     *int     `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
 	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array."`
+	Values  []string `arg:"" optional:"" name:"value" help:"More initial values, after --init's: pshm create A i32 -n 3 --init 0 1 2."`
 	Mode    string   `default:"0600" placeholder:"MODE" help:"Permission bits, octal."`
 	ExistOK bool     `name:"exist-ok" help:"Succeed if the object already exists with the same type and length (it is left unchanged)."`
 }
@@ -70,11 +71,10 @@ func (c *createCmd) spec() (shm.Spec, error) {
 		}
 		s.Kind, s.Type, s.Len = shm.KindValue, et, orDefault(1)
 	}
-	if len(c.Init) > 0 && s.Kind != shm.KindValue {
-		return s, cli.Usagef("--init applies to values and arrays, not to a %s", s.Kind)
-	}
-	if len(c.Init) > s.Len {
-		return s, cli.Usagef("%d --init values for %d element(s)", len(c.Init), s.Len)
+	if n := len(c.Init) + len(c.Values); n > 0 && s.Kind != shm.KindValue {
+		return s, cli.Usagef("initial values apply to values and arrays, not to a %s", s.Kind)
+	} else if n > s.Len {
+		return s, cli.Usagef("%d initial values for %d element(s)", n, s.Len)
 	}
 	return s, nil
 }
@@ -88,7 +88,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 		return err
 	}
 	var init []shm.Value
-	for _, s := range c.Init {
+	for _, s := range append(c.Init, c.Values...) {
 		v, err := shm.ParseValue(spec.Type, s)
 		if err != nil {
 			return cli.Usagef("--init: %v", err)
@@ -121,7 +121,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 }
 
 type getCmd struct {
-	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end) or NAME[A:B]."`
+	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end), or a Python slice NAME[A:B] or NAME[A:B:STEP]."`
 	JSON bool   `help:"One JSON object per element: name, index, value."`
 }
 
@@ -132,7 +132,7 @@ func (c *getCmd) Run(env *cli.Env) error {
 	}
 	defer obj.Close()
 	var b strings.Builder
-	for i := r.start; i < r.end; i++ {
+	for i, ok := r.first(); ok; i, ok = r.next(i) {
 		v, err := obj.Get(i)
 		if err != nil {
 			return fail(err)
@@ -150,7 +150,7 @@ func (c *getCmd) Run(env *cli.Env) error {
 
 type setCmd struct {
 	Ref    string   `arg:"" name:"name[i]" help:"NAME or NAME[I]: the first element to set."`
-	Values []string `arg:"" name:"value" help:"Values for consecutive elements."`
+	Values []string `arg:"" optional:"" name:"value" help:"Values for consecutive elements; without any, one a line from standard input (seq 0 9 | pshm set A)."`
 }
 
 // parseValues parses every value before anything is written, so bad input
@@ -176,7 +176,14 @@ func (c *setCmd) Run(env *cli.Env) error {
 	if r.isSlice {
 		return cli.Usagef("set takes NAME or NAME[I], not a slice")
 	}
-	vals, err := parseValues(obj.Type(), c.Values)
+	in, err := cli.ArgsOrStdin(c.Values, env.Stdin)
+	if err != nil {
+		return fmt.Errorf("read values: %w", err)
+	}
+	if len(in) == 0 {
+		return cli.Usagef("set needs values, as arguments or one a line on standard input")
+	}
+	vals, err := parseValues(obj.Type(), in)
 	if err != nil {
 		return err
 	}
