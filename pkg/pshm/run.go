@@ -104,8 +104,12 @@ func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.D
 	for {
 		select {
 		case s := <-sigs:
+			// CONT after it, as timeout(1) does: a stopped group (a read
+			// from a terminal it does not own, ^Z) would keep the signal
+			// pending and pshm would wait for it forever.
 			got = s
 			syscall.Kill(-pgid, s.(syscall.Signal))
+			syscall.Kill(-pgid, syscall.SIGCONT)
 		case err := <-done:
 			groups.Ended(pgid)
 			groups.Close()
