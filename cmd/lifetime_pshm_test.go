@@ -23,8 +23,26 @@ type pshmContenders struct {
 
 	mu    sync.Mutex
 	procs map[string][]*exec.Cmd // trial directory -> contenders
-	out   map[string]*bytes.Buffer
+	out   map[string]*lockedBuffer
 	names map[string]string
+}
+
+// lockedBuffer is the output of several contenders at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // pshm returns a pshm command run in dir with the tools on PATH; its
@@ -41,13 +59,13 @@ func (c *pshmContenders) pshm(ctx context.Context, dir string, args ...string) *
 // start starts contenders in dir, each after a short wait so that the
 // trial's pshm usually takes the lock first.
 func (c *pshmContenders) start(t *testing.T, dir string, argvs ...[]string) {
-	var buf bytes.Buffer
+	buf := &lockedBuffer{}
 	c.mu.Lock()
-	c.out[dir] = &buf
+	c.out[dir] = buf
 	c.mu.Unlock()
 	for _, argv := range argvs {
 		cmd := c.pshm(context.Background(), dir, argv...)
-		cmd.Stdout, cmd.Stderr = &buf, &buf
+		cmd.Stdout, cmd.Stderr = buf, buf
 		// exec'd through sh for the wait, so the group is the contender's
 		cmd.Path, cmd.Args = "/bin/sh", append([]string{"sh", "-c", `sleep 0.05; exec pshm "$@"`, "sh"}, argv...)
 		if err := cmd.Start(); err != nil {
@@ -98,7 +116,7 @@ func newContenders(t *testing.T) *pshmContenders {
 	// Objects of the trials stay out of /dev/shm; each trial has its own
 	// names.
 	t.Setenv("PKIT_SHM_DIR", t.TempDir())
-	return &pshmContenders{bin: toolBin(t), procs: map[string][]*exec.Cmd{}, out: map[string]*bytes.Buffer{}, names: map[string]string{}}
+	return &pshmContenders{bin: toolBin(t), procs: map[string][]*exec.Cmd{}, out: map[string]*lockedBuffer{}, names: map[string]string{}}
 }
 
 // name is the name of the trial's object: each trial (directory) has its
