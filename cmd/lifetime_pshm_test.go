@@ -22,9 +22,16 @@ type pshmContenders struct {
 	bin string // toolBin
 
 	mu    sync.Mutex
-	procs map[string][]*exec.Cmd // trial directory -> contenders
+	procs map[string][]*contender // trial directory -> contenders
 	out   map[string]*lockedBuffer
 	names map[string]string
+}
+
+// contender is one pshm call beside a trial; ended gets its end.
+type contender struct {
+	argv  []string
+	pgid  int
+	ended chan error
 }
 
 // lockedBuffer is the output of several contenders at once.
@@ -71,9 +78,21 @@ func (c *pshmContenders) start(t *testing.T, dir string, argvs ...[]string) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+		ct := &contender{argv: argv, pgid: cmd.Process.Pid, ended: make(chan error, 1)}
+		go func() { ct.ended <- cmd.Wait() }()
+		// A contender that is still running (the trial failed) is killed
+		// with its group, which it leads until it is reaped.
+		t.Cleanup(func() {
+			select {
+			case err := <-ct.ended:
+				ct.ended <- err
+			default:
+				syscall.Kill(-ct.pgid, syscall.SIGKILL)
+				<-ct.ended
+			}
+		})
 		c.mu.Lock()
-		c.procs[dir] = append(c.procs[dir], cmd)
+		c.procs[dir] = append(c.procs[dir], ct)
 		c.mu.Unlock()
 	}
 }
@@ -84,17 +103,15 @@ func (c *pshmContenders) wait(dir string) any {
 	c.mu.Lock()
 	procs, buf := c.procs[dir], c.out[dir]
 	c.mu.Unlock()
-	for _, cmd := range procs {
-		ended := make(chan error, 1)
-		go func() { ended <- cmd.Wait() }()
+	for _, ct := range procs {
 		select {
-		case err := <-ended:
+		case err := <-ct.ended:
+			ct.ended <- err // for the cleanup
 			if err != nil {
-				return fmt.Sprintf("contender %v: %v; its output:\n%s", cmd.Args[4:], err, buf)
+				return fmt.Sprintf("contender %v: %v; its output:\n%s", ct.argv, err, buf)
 			}
 		case <-time.After(30 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			return fmt.Sprintf("contender %v did not end within 30 s; its output:\n%s", cmd.Args[4:], buf)
+			return fmt.Sprintf("contender %v did not end within 30 s; its output:\n%s", ct.argv, buf)
 		}
 	}
 	return nil
@@ -116,7 +133,7 @@ func newContenders(t *testing.T) *pshmContenders {
 	// Objects of the trials stay out of /dev/shm; each trial has its own
 	// names.
 	t.Setenv("PKIT_SHM_DIR", t.TempDir())
-	return &pshmContenders{bin: toolBin(t), procs: map[string][]*exec.Cmd{}, out: map[string]*lockedBuffer{}, names: map[string]string{}}
+	return &pshmContenders{bin: toolBin(t), procs: map[string][]*contender{}, out: map[string]*lockedBuffer{}, names: map[string]string{}}
 }
 
 // name is the name of the trial's object: each trial (directory) has its
