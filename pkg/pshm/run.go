@@ -77,6 +77,10 @@ func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.D
 	}
 	groups := lifetime.New(grace)
 	defer groups.Close()
+	if fg {
+		// Also when the exec fails: the child took the terminal first.
+		defer takeTerminal(env.Stdin)
+	}
 	if err := cmd.Start(); err != nil {
 		switch {
 		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
@@ -86,9 +90,6 @@ func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.D
 		}
 	}
 	pgid := cmd.Process.Pid
-	if fg {
-		defer takeTerminal(env.Stdin)
-	}
 	err := started(pgid)
 	if err == nil {
 		err = groups.Add(pgid)
