@@ -77,7 +77,8 @@ func (c *lockCmd) Run(env *cli.Env) error {
 }
 
 // holder is what a lock and a semaphore share: a slot taken by an owner,
-// recovered at once from a holder that died, and given back.
+// recovered from a holder that died once its command's process group is
+// gone, and given back.
 type holder struct {
 	what    string // "lock NAME", for messages
 	slot    string // "a slot " for semaphores, so messages say what was recovered
