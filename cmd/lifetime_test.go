@@ -244,3 +244,72 @@ func overlaps(events string) any {
 	}
 	return nil
 }
+
+// overlapsN is overlaps for a semaphore of n slots: it reads an events
+// file written by holdScript and returns a description of the first
+// instant at which more than n holders of one key were inside, or nil.
+func overlapsN(events string, n int) any {
+	b, err := os.ReadFile(events)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	type span struct{ start, end int64 }
+	spans := map[string]map[string]*span{} // key -> pid -> span
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil {
+			continue
+		}
+		if spans[f[0]] == nil {
+			spans[f[0]] = map[string]*span{}
+		}
+		if s := spans[f[0]][f[1]]; s == nil {
+			spans[f[0]][f[1]] = &span{ns, ns}
+		} else {
+			s.start, s.end = min(s.start, ns), max(s.end, ns)
+		}
+	}
+	type edge struct {
+		at    int64
+		delta int
+		pid   string
+	}
+	for key, byPID := range spans {
+		var edges []edge
+		for pid, s := range byPID {
+			edges = append(edges, edge{s.start, 1, pid}, edge{s.end, -1, pid})
+		}
+		// At one instant, leaving comes before entering: spans that only
+		// touch do not overlap.
+		sort.Slice(edges, func(i, j int) bool {
+			if edges[i].at != edges[j].at {
+				return edges[i].at < edges[j].at
+			}
+			return edges[i].delta < edges[j].delta
+		})
+		inside := map[string]bool{}
+		for _, e := range edges {
+			if e.delta < 0 {
+				delete(inside, e.pid)
+				continue
+			}
+			inside[e.pid] = true
+			if len(inside) > n {
+				pids := make([]string, 0, len(inside))
+				for p := range inside {
+					pids = append(pids, p)
+				}
+				sort.Strings(pids)
+				return fmt.Sprintf("%s held by %d pids at once at %d (at most %d allowed): %s", key, len(inside), e.at, n, strings.Join(pids, " "))
+			}
+		}
+	}
+	return nil
+}

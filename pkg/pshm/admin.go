@@ -122,6 +122,9 @@ func describe(o *shm.Object, contents bool) map[string]any {
 	if h, ok := o.Lock().Holder(); ok {
 		d["lock_holder"] = h.PID
 	}
+	if g, ok := o.Lock().Group(); ok {
+		d["lock_group"] = g.PID
+	}
 	switch o.Kind() {
 	case shm.KindValue:
 		d["numpy_dtype"], d["struct_format"] = o.Type().Numpy(), o.Type().Struct()
@@ -179,7 +182,7 @@ type infoCmd struct {
 }
 
 // infoOrder is the order info prints its fields in.
-var infoOrder = []string{"name", "path", "kind", "type", "len", "elem_size", "data_offset", "data_bytes", "bytes", "numpy_dtype", "struct_format", "key_size", "value_size", "mode", "owner", "created", "lock_holder", "holders", "set", "waiting", "generation"}
+var infoOrder = []string{"name", "path", "kind", "type", "len", "elem_size", "data_offset", "data_bytes", "bytes", "numpy_dtype", "struct_format", "key_size", "value_size", "mode", "owner", "created", "lock_holder", "lock_group", "holders", "set", "waiting", "generation"}
 
 func (c *infoCmd) Run(env *cli.Env) error {
 	o, err := open(c.Name)

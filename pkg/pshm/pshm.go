@@ -64,7 +64,7 @@ func fail(err error) error {
 		return err
 	case errors.Is(err, context.DeadlineExceeded):
 		return cli.Exitf(cli.ExitTimeout, "timed out")
-	case errors.Is(err, shm.ErrWrongKind), errors.Is(err, shm.ErrNotPkit), errors.Is(err, shm.ErrForeign), errors.Is(err, shm.ErrReserved):
+	case errors.Is(err, shm.ErrWrongKind), errors.Is(err, shm.ErrNotPkit), errors.Is(err, shm.ErrForeign), errors.Is(err, shm.ErrReserved), errors.Is(err, shm.ErrShape):
 		return cli.Exit(cli.ExitUsage, err)
 	}
 	return err
@@ -79,73 +79,119 @@ func open(name string) (*shm.Object, error) {
 	return obj, fail(err)
 }
 
-// ref is NAME, NAME[I], NAME[A:B] (A or B may be left out; negative
-// indexes count from the end, as in Python).
+// ref is NAME, NAME[I], NAME[A:B] or NAME[A:B:STEP] (each of A, B and
+// STEP may be left out; negative indexes count from the end, and slices
+// are clamped to the array, as in Python).
 type ref struct {
-	name       string
-	lo, hi     string
-	indexed    bool
-	isSlice    bool
-	start, end int // resolved by resolve
+	name             string
+	lo, hi, stepText string
+	indexed          bool
+	isSlice          bool
+	start, end, step int // resolved by resolve: start, start+step, … short of end
 }
 
 func parseRef(s string) (ref, error) {
-	r := ref{name: s}
+	r := ref{name: s, step: 1}
 	if i := strings.IndexByte(s, '['); i >= 0 {
 		if !strings.HasSuffix(s, "]") {
 			return r, cli.Usagef("invalid reference %q (want NAME, NAME[I] or NAME[A:B])", s)
 		}
 		r.name, r.indexed = s[:i], true
 		inner := s[i+1 : len(s)-1]
-		r.lo, r.hi, r.isSlice = strings.Cut(inner, ":")
+		var rest string
+		r.lo, rest, r.isSlice = strings.Cut(inner, ":")
+		r.hi, r.stepText, _ = strings.Cut(rest, ":")
 		if !r.isSlice && inner == "" {
 			return r, cli.Usagef("invalid reference %q: empty index", s)
+		}
+		if strings.Contains(r.stepText, ":") {
+			return r, cli.Usagef("invalid reference %q (want NAME[A:B:STEP] at most)", s)
 		}
 	}
 	return r, cli.ValidName("object", r.name)
 }
 
-// resolve turns the reference's indexes into [start, end) for an object
-// of n elements.
+// resolve turns the reference's indexes into start, end and step for an
+// object of n elements: a single index must be in range; a slice is
+// clamped as Python's slice.indices(n) does.
 func (r *ref) resolve(n int) error {
 	if !r.indexed {
 		r.start, r.end = 0, n
 		return nil
 	}
-	idx := func(s string, def int, bound int) (int, error) {
-		if s == "" {
-			return def, nil
-		}
+	num := func(s string) (int, error) {
 		i, err := strconv.Atoi(s)
 		if err != nil {
 			return 0, cli.Usagef("invalid index %q in %s", s, r.name)
 		}
+		return i, nil
+	}
+	if !r.isSlice {
+		i, err := num(r.lo)
+		if err != nil {
+			return err
+		}
 		if i < 0 {
 			i += n
 		}
-		if i < 0 || i > bound {
-			return 0, cli.Usagef("index %s out of range: %s has %d element(s)", s, r.name, n)
+		if i < 0 || i >= n {
+			return cli.Usagef("index %s out of range: %s has %d element(s)", r.lo, r.name, n)
 		}
-		return i, nil
-	}
-	var err error
-	if !r.isSlice {
-		if r.start, err = idx(r.lo, 0, n-1); err != nil {
-			return err
-		}
-		r.end = r.start + 1
+		r.start, r.end = i, i+1
 		return nil
 	}
-	if r.start, err = idx(r.lo, 0, n); err != nil {
-		return err
+	if r.stepText != "" {
+		var err error
+		if r.step, err = num(r.stepText); err != nil {
+			return err
+		}
+		if r.step == 0 {
+			return cli.Usagef("slice step cannot be zero in %s", r.name)
+		}
 	}
-	if r.end, err = idx(r.hi, n, n); err != nil {
-		return err
+	// Bounds: [0, n] going up; [-1, n-1] going down, where -1 is before
+	// the first element.
+	lowest, highest := 0, n
+	if r.step < 0 {
+		lowest, highest = -1, n-1
 	}
-	if r.end < r.start {
-		r.end = r.start
+	bound := func(s string, def int) (int, error) {
+		if s == "" {
+			return def, nil
+		}
+		i, err := num(s)
+		if err != nil {
+			return 0, err
+		}
+		if i < 0 {
+			i += n
+		}
+		return min(max(i, lowest), highest), nil
 	}
-	return nil
+	var err error
+	if r.step > 0 {
+		r.start, err = bound(r.lo, 0)
+		if err == nil {
+			r.end, err = bound(r.hi, n)
+		}
+	} else {
+		r.start, err = bound(r.lo, n-1)
+		if err == nil {
+			r.end, err = bound(r.hi, -1)
+		}
+	}
+	return err
+}
+
+// next is the index after i in the reference, and whether there is one.
+func (r *ref) next(i int) (int, bool) {
+	i += r.step
+	return i, r.step > 0 && i < r.end || r.step < 0 && i > r.end
+}
+
+// first is the reference's first index, and whether it has any.
+func (r *ref) first() (int, bool) {
+	return r.start, r.step > 0 && r.start < r.end || r.step < 0 && r.start > r.end
 }
 
 // openRef parses s, opens its object (a value) and resolves the indexes.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -20,6 +21,8 @@ type lockCmd struct {
 	Acquire bool         `xor:"mode" help:"Take the lock for --owner and return, for scripts that hold it across commands."`
 	Release bool         `xor:"mode" help:"Release the lock held by --owner."`
 	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: pshm's parent, the calling shell). The lock is freed when it dies."`
+	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
+	NoWait  bool         `name:"nonblock" short:"n" help:"Try once: exit 1 at once if the lock is taken (flock -n)."`
 }
 
 // lockObject opens name, or creates a lock object of that name.
@@ -42,6 +45,11 @@ func (c *lockCmd) Run(env *cli.Env) error {
 	if c.Owner != 0 && !c.Acquire && !c.Release {
 		return cli.Usagef("--owner applies to --acquire and --release")
 	}
+	var sigs chan os.Signal
+	ready := func() {}
+	if len(argv) > 0 {
+		sigs, ready = subscribe()
+	}
 	obj, err := lockObject(c.Name)
 	if err != nil {
 		return err
@@ -58,28 +66,36 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		}
 		return nil
 	}
+	ready()
 	return hold(env, holder{
 		what:    "lock " + c.Name,
 		try:     m.TryLock,
 		wait:    m.Lock,
+		group:   m.SetGroup,
 		release: m.Unlock,
-	}, c.Acquire, c.Owner, c.Timeout, argv)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
 }
 
 // holder is what a lock and a semaphore share: a slot taken by an owner,
-// recovered at once from a holder that died, and given back.
+// recovered from a holder that died once its command's process group is
+// gone, and given back.
 type holder struct {
 	what    string // "lock NAME", for messages
 	slot    string // "a slot " for semaphores, so messages say what was recovered
 	try     func(me shm.Owner) (ok bool, recovered *shm.Owner)
 	wait    func(ctx context.Context, me shm.Owner) (recovered *shm.Owner, err error)
+	group   func(me, g shm.Owner) error // records the command's process group
 	release func(me shm.Owner) error
 }
 
 // hold takes h, then returns if acquire (the slot stays with --owner) or runs
-// argv holding it and gives it back. A recovery is reported on stderr and in
-// $PSHM_RECOVERED.
-func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration, argv []string) error {
+// argv holding it and gives it back once the command's process group is
+// gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs are
+// the signals caught for the command (subscribe), nil with acquire.
+func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout, grace cli.Duration, argv []string, sigs <-chan os.Signal) error {
+	if nowait && timeout != 0 {
+		return cli.Usagef("--nonblock tries once; it takes no --timeout")
+	}
 	var me shm.Owner
 	var err error
 	if acquire {
@@ -91,8 +107,12 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration,
 		return err
 	}
 	// Uncontended, take it at once: setting up the signal handling and
-	// timer of a wait costs more than the rest of the command.
+	// timer of a wait costs more than the rest of the command. --nonblock
+	// stops here.
 	ok, recovered := h.try(me)
+	if !ok && nowait {
+		return errNo
+	}
 	if !ok {
 		ctx, done := waitContext(timeout)
 		recovered, err = h.wait(ctx, me)
@@ -108,7 +128,19 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, timeout cli.Duration,
 	if acquire {
 		return nil
 	}
-	runErr := runCommand(env, argv, extra...)
+	pgid, runErr := runCommand(env, argv, sigs, grace.D(), func(pgid int) error {
+		g, err := shm.GroupOf(pgid)
+		if err == nil {
+			err = h.group(me, g)
+		}
+		return err
+	}, extra...)
+	if pgid != 0 && !lifetime.Gone(pgid) {
+		// Members that outlived even KILL (asleep in the kernel) keep it:
+		// the next taker recovers it once they are gone.
+		fmt.Fprintf(env.Stderr, "pshm: %s: process group %d still has members; it stays taken until they are gone\n", h.what, pgid)
+		return runErr
+	}
 	if err := h.release(me); err != nil {
 		env.Warnf("%s: %v", h.what, err)
 	}
@@ -124,6 +156,8 @@ type semCmd struct {
 	Release bool         `xor:"mode" help:"Release a slot held by --owner."`
 	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: pshm's parent). Its slot is freed when it dies."`
 	Posix   bool         `help:"Use the glibc named semaphore /dev/shm/sem.NAME (sem_open(\"/NAME\") in C, posix_ipc in Python)."`
+	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
+	NoWait  bool         `name:"nonblock" help:"Try once: exit 1 at once if no slot is free (flock -n; -n is --slots here)."`
 }
 
 func (c *semCmd) Run(env *cli.Env) error {
@@ -140,6 +174,11 @@ func (c *semCmd) Run(env *cli.Env) error {
 	if c.Slots < 0 {
 		return cli.Usagef("invalid -n %d", c.Slots)
 	}
+	var sigs chan os.Signal
+	ready := func() {}
+	if len(argv) > 0 {
+		sigs, ready = subscribe()
+	}
 	obj, err := openSized(c.Name, shm.KindSem, c.Slots, 1)
 	if err != nil {
 		return err
@@ -152,13 +191,15 @@ func (c *semCmd) Run(env *cli.Env) error {
 		}
 		return fail(obj.SemRelease(shm.Owner{PID: pid}, true))
 	}
+	ready()
 	return hold(env, holder{
 		what:    "sem " + c.Name,
 		slot:    "a slot ",
 		try:     obj.SemTryAcquire,
 		wait:    obj.SemAcquire,
+		group:   obj.SemSetGroup,
 		release: func(me shm.Owner) error { return obj.SemRelease(me, false) },
-	}, c.Acquire, c.Owner, c.Timeout, argv)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
 }
 
 // posixTimeout takes -t/--timeout from after the action (kong passes
@@ -319,6 +360,10 @@ func (c *dictCmd) Run(env *cli.Env) error {
 	nargs := map[string]int{"set": 2, "get": 1, "del": 1}[c.Action]
 	if len(c.Args) != nargs {
 		return cli.Usagef("dict %s takes %d argument(s), got %d", c.Action, nargs, len(c.Args))
+	}
+	// items prints KEY<TAB>VALUE lines, which such a key would break.
+	if c.Action == "set" && strings.ContainsAny(c.Args[0], "\t\n") {
+		return cli.Usagef("dict key %q contains a tab or newline", c.Args[0])
 	}
 	var obj *shm.Object
 	var err error

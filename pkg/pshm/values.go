@@ -13,8 +13,9 @@ import (
 type createCmd struct {
 	Name    string   `arg:"" help:"Object name: letters, digits and ._@+- (the file /dev/shm/NAME)."`
 	Type    string   `arg:"" help:"Element type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bytes:N str:N, or a Python typecode (b h i l q B H I L Q f d c); or lock, sem, event, barrier, dict[:KEYSIZE:VALSIZE]."`
-	Len     int      `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
+	Len     *int     `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
 	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array."`
+	Values  []string `arg:"" optional:"" name:"value" help:"More initial values, after --init's: pshm create A i32 -n 3 --init 0 1 2."`
 	Mode    string   `default:"0600" placeholder:"MODE" help:"Permission bits, octal."`
 	ExistOK bool     `name:"exist-ok" help:"Succeed if the object already exists with the same type and length (it is left unchanged)."`
 }
@@ -28,12 +29,15 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	if err != nil {
 		return shm.Spec{}, err
 	}
-	s := shm.Spec{Mode: mode, Len: c.Len}
-	if c.Len < 0 {
-		return s, cli.Usagef("invalid --len %d", c.Len)
+	s := shm.Spec{Mode: mode}
+	if c.Len != nil {
+		if *c.Len < 1 {
+			return s, cli.Usagef("invalid -n %d: a length is at least 1", *c.Len)
+		}
+		s.Len = *c.Len
 	}
 	orDefault := func(d int) int {
-		if s.Len == 0 {
+		if c.Len == nil {
 			return d
 		}
 		return s.Len
@@ -47,7 +51,7 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	case t == "sem":
 		s.Kind, s.Len = shm.KindSem, orDefault(1)
 	case t == "barrier":
-		if c.Len < 1 {
+		if c.Len == nil {
 			return s, cli.Usagef("a barrier needs --len N (its number of parties)")
 		}
 		s.Kind = shm.KindBarrier
@@ -67,11 +71,10 @@ func (c *createCmd) spec() (shm.Spec, error) {
 		}
 		s.Kind, s.Type, s.Len = shm.KindValue, et, orDefault(1)
 	}
-	if len(c.Init) > 0 && s.Kind != shm.KindValue {
-		return s, cli.Usagef("--init applies to values and arrays, not to a %s", s.Kind)
-	}
-	if len(c.Init) > s.Len {
-		return s, cli.Usagef("%d --init values for %d element(s)", len(c.Init), s.Len)
+	if n := len(c.Init) + len(c.Values); n > 0 && s.Kind != shm.KindValue {
+		return s, cli.Usagef("initial values apply to values and arrays, not to a %s", s.Kind)
+	} else if n > s.Len {
+		return s, cli.Usagef("%d initial values for %d element(s)", n, s.Len)
 	}
 	return s, nil
 }
@@ -85,7 +88,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 		return err
 	}
 	var init []shm.Value
-	for _, s := range c.Init {
+	for _, s := range append(c.Init, c.Values...) {
 		v, err := shm.ParseValue(spec.Type, s)
 		if err != nil {
 			return cli.Usagef("--init: %v", err)
@@ -118,7 +121,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 }
 
 type getCmd struct {
-	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end) or NAME[A:B]."`
+	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end), or a Python slice NAME[A:B] or NAME[A:B:STEP]."`
 	JSON bool   `help:"One JSON object per element: name, index, value."`
 }
 
@@ -129,7 +132,7 @@ func (c *getCmd) Run(env *cli.Env) error {
 	}
 	defer obj.Close()
 	var b strings.Builder
-	for i := r.start; i < r.end; i++ {
+	for i, ok := r.first(); ok; i, ok = r.next(i) {
 		v, err := obj.Get(i)
 		if err != nil {
 			return fail(err)
@@ -147,7 +150,7 @@ func (c *getCmd) Run(env *cli.Env) error {
 
 type setCmd struct {
 	Ref    string   `arg:"" name:"name[i]" help:"NAME or NAME[I]: the first element to set."`
-	Values []string `arg:"" name:"value" help:"Values for consecutive elements."`
+	Values []string `arg:"" optional:"" name:"value" help:"Values for consecutive elements; without any, one a line from standard input (seq 0 9 | pshm set A)."`
 }
 
 // parseValues parses every value before anything is written, so bad input
@@ -173,7 +176,14 @@ func (c *setCmd) Run(env *cli.Env) error {
 	if r.isSlice {
 		return cli.Usagef("set takes NAME or NAME[I], not a slice")
 	}
-	vals, err := parseValues(obj.Type(), c.Values)
+	in, err := cli.ArgsOrStdin(c.Values, env.Stdin)
+	if err != nil {
+		return fmt.Errorf("read values: %w", err)
+	}
+	if len(in) == 0 {
+		return cli.Usagef("set needs values, as arguments or one a line on standard input")
+	}
+	vals, err := parseValues(obj.Type(), in)
 	if err != nil {
 		return err
 	}

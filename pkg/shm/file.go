@@ -104,7 +104,10 @@ func Create(name string, spec Spec, existOK bool, init func(*Object) error) (obj
 		return nil, false, fmt.Errorf("create %s: %w", name, err)
 	}
 	defer f.Close()
-	if err := f.Truncate(int64(size)); err != nil {
+	if err := reserve(f, int64(size)); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return nil, false, fmt.Errorf("create %s: its %d bytes do not fit in %s: %w", name, size, filepath.Dir(path), err)
+		}
 		return nil, false, fmt.Errorf("create %s: %w", name, err)
 	}
 	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)

@@ -38,3 +38,6 @@ func newFile(dir string, mode uint32) (*os.File, func(path string) error, error)
 	}
 	return f, publish, nil
 }
+
+// reserve sizes f; darwin has no fallocate, so the file may be sparse.
+func reserve(f *os.File, size int64) error { return f.Truncate(size) }

@@ -38,3 +38,15 @@ func newFile(dir string, mode uint32) (*os.File, func(path string) error, error)
 	}
 	return f, publish, nil
 }
+
+// reserve gives f size bytes of storage, not a sparse file: in a full
+// tmpfs a sparse object is created fine and its first write to a page
+// that has no memory behind it kills the writer with SIGBUS. Filesystems
+// without fallocate get a plain (sparse) truncate.
+func reserve(f *os.File, size int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+	if err == unix.EOPNOTSUPP {
+		return f.Truncate(size)
+	}
+	return err
+}

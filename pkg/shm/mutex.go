@@ -15,7 +15,14 @@ import (
 // (or whose PID was reused) is replaced by the next acquirer with one
 // compare-and-swap, so two recoverers cannot both win. A waiter watches the
 // holder's pidfd, so recovery happens the moment the holder dies.
-type Mutex struct{ word *uint64 }
+//
+// The user lock also has a group word (see GroupOf): while the process
+// group of the command its holder runs has a live member, a dead holder's
+// lock is not recovered, and waiters look again at a short interval.
+type Mutex struct {
+	word  *uint64
+	group *uint64 // nil for the internal lock, whose holders run nothing
+}
 
 // ErrNotOwner is returned when releasing a lock someone else holds.
 var ErrNotOwner = errors.New("lock is not held by this owner")
@@ -42,13 +49,46 @@ func (m *Mutex) TryLock(me Owner) (ok bool, recovered *Owner) {
 			continue
 		}
 		holder := ownerOf(s)
-		if holder.Alive() {
+		if holder.Alive() || !m.groupGone() {
 			return false, nil
 		}
 		if atomic.CompareAndSwapUint64(m.word, s, w|s&waitersBit) {
+			m.setGroup(0)
 			return true, &holder
 		}
 	}
+}
+
+// groupGone reports whether the group recorded for the holder has no live
+// member (true if none is recorded).
+func (m *Mutex) groupGone() bool { return m.group == nil || groupGone(atomic.LoadUint64(m.group)) }
+
+func (m *Mutex) setGroup(w uint64) {
+	if m.group != nil {
+		atomic.StoreUint64(m.group, w)
+	}
+}
+
+// SetGroup records g as the process group of the command that me, the
+// holder, runs under the lock.
+func (m *Mutex) SetGroup(me Owner, g Owner) error {
+	if m.group == nil {
+		return errors.New("this lock records no process group")
+	}
+	if h, ok := m.Holder(); !ok || h != me {
+		return fmt.Errorf("%w (so it cannot record a process group)", ErrNotOwner)
+	}
+	m.setGroup(g.word())
+	return nil
+}
+
+// Group is the process group recorded for the holder's command, if any.
+func (m *Mutex) Group() (g Owner, ok bool) {
+	if m.group == nil {
+		return Owner{}, false
+	}
+	w := atomic.LoadUint64(m.group)
+	return ownerOf(w), w != 0
 }
 
 // Lock takes the lock for me, waiting as long as ctx allows. recovered is
@@ -60,6 +100,7 @@ func (m *Mutex) Lock(ctx context.Context, me Owner) (recovered *Owner, err error
 	if atomic.CompareAndSwapUint64(m.word, 0, w) {
 		return nil, nil
 	}
+	step := recheckMin
 	for {
 		s := atomic.LoadUint64(m.word)
 		if s == 0 {
@@ -75,7 +116,16 @@ func (m *Mutex) Lock(ctx context.Context, me Owner) (recovered *Owner, err error
 			return nil, fmt.Errorf("lock already held by PID %d", me.PID)
 		}
 		if !holder.Alive() {
+			if !m.groupGone() {
+				// Its command still runs: the lock is not free yet.
+				if err := recheck(ctx, m.low(), uint32(s), nil, step); err != nil {
+					return nil, err
+				}
+				step = min(2*step, recheckMax)
+				continue
+			}
 			if atomic.CompareAndSwapUint64(m.word, s, w|waitersBit) {
+				m.setGroup(0)
 				return &holder, nil
 			}
 			continue
@@ -105,6 +155,7 @@ func (m *Mutex) Unlock(me Owner) error {
 			}
 			return fmt.Errorf("%w (held by PID %d)", ErrNotOwner, ownerOf(s).PID)
 		}
+		m.setGroup(0)
 		if atomic.CompareAndSwapUint64(m.word, s, 0) {
 			if s&waitersBit != 0 {
 				futexWake(m.low(), 1)

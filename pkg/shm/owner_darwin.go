@@ -24,3 +24,9 @@ func Self() (Owner, error) { return OwnerOf(os.Getpid()) }
 
 // Alive reports whether a process with o's PID exists.
 func (o Owner) Alive() bool { return !errors.Is(syscall.Kill(o.PID, 0), syscall.ESRCH) }
+
+// startOf is 0: darwin's start times are not recorded (see OwnerOf).
+func startOf(pid int) uint32 { return 0 }
+
+// reused is false: without start times a reused PID is not detected.
+func (o Owner) reused() bool { return false }

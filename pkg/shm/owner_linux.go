@@ -43,3 +43,18 @@ func (o Owner) Alive() bool {
 	}
 	return o.Start == 0 || uint32(s.StartTime) == o.Start
 }
+
+// startOf is the start time of process pid, zombie or not (0 if unknown).
+func startOf(pid int) uint32 {
+	s, err := proc.ReadStat(pid)
+	if err != nil {
+		return 0
+	}
+	return uint32(s.StartTime)
+}
+
+// reused reports whether o's PID now names another running process.
+func (o Owner) reused() bool {
+	s, err := proc.ReadStat(o.PID)
+	return err == nil && s.State != 'Z' && s.State != 'X' && o.Start != 0 && uint32(s.StartTime) != o.Start
+}

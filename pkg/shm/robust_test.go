@@ -3,6 +3,7 @@ package shm
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 //	add NAME M        add 1 to element 0, M times
 //	hold-lock NAME    take the lock, print "held", sleep until killed
 //	hold-sem NAME     take a semaphore slot, print "held", sleep until killed
+//	hold-lock-group NAME PGID, hold-sem-group NAME PGID
+//	                  the same, recording PGID as the group of the command
+//	                  run under the lock or slot
 //	exclusive NAME M  M times: lock, mark element 0 busy (CAS 0→1, must
 //	                  succeed), bump element 1, unmark, unlock
 func helper(mode string, args []string) int {
@@ -50,11 +54,20 @@ func helper(mode string, args []string) int {
 				return 3
 			}
 		}
-	case "hold-lock", "hold-sem":
-		if mode == "hold-lock" {
+	case "hold-lock", "hold-sem", "hold-lock-group", "hold-sem-group":
+		lock := mode == "hold-lock" || mode == "hold-lock-group"
+		if lock {
 			_, err = obj.Lock().Lock(context.Background(), me)
 		} else {
 			_, err = obj.SemAcquire(context.Background(), me)
+		}
+		if err == nil && n > 0 {
+			var g Owner
+			if g, err = GroupOf(n); err == nil && lock {
+				err = obj.Lock().SetGroup(me, g)
+			} else if err == nil {
+				err = obj.SemSetGroup(me, g)
+			}
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -172,7 +185,12 @@ func TestMutualExclusion(t *testing.T) {
 // it to say so.
 func startHolder(t *testing.T, mode, name string) *exec.Cmd {
 	t.Helper()
-	c := helperCmd(t, mode, name, 0)
+	return startHolderCmd(t, helperCmd(t, mode, name, 0))
+}
+
+// startHolderCmd starts helper c and waits for it to say "held".
+func startHolderCmd(t *testing.T, c *exec.Cmd) *exec.Cmd {
+	t.Helper()
 	out, err := c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +297,153 @@ func TestSemRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// startGroup starts a process leading a group of its own that lives until
+// the test kills it, as the command run under a lock would.
+func startGroup(t *testing.T) *exec.Cmd {
+	t.Helper()
+	c := exec.Command("sleep", "60")
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return c
+}
+
+// TestLockWaitsForGroup: the holder of a lock dies (SIGKILL) but the
+// process group of its command lives on; the lock is not recovered until
+// that group is gone, then at once (within the re-check interval).
+func TestLockWaitsForGroup(t *testing.T) {
+	isolate(t)
+	obj := mustCreate(t, "grouped", Spec{Kind: KindLock})
+	me, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := obj.Lock()
+	for trial := 0; trial < 5; trial++ {
+		work := startGroup(t)
+		h := helperCmd(t, "hold-lock-group", obj.Name, work.Process.Pid)
+		h = startHolderCmd(t, h)
+		if g, ok := m.Group(); !ok || g.PID != work.Process.Pid {
+			t.Fatalf("recorded group %v %v, want %d", g, ok, work.Process.Pid)
+		}
+		h.Process.Signal(syscall.SIGKILL)
+		h.Wait()
+		if ok, rec := m.TryLock(me); ok {
+			t.Fatalf("trial %d: TryLock recovered from %v while its command's group lives", trial, rec)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := m.Lock(ctx, me)
+		cancel()
+		if err != context.DeadlineExceeded {
+			t.Fatalf("trial %d: Lock while the group lives: %v, want deadline exceeded", trial, err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rec, err := m.Lock(ctx, me)
+			if err == nil && (rec == nil || rec.PID != h.Process.Pid) {
+				err = fmt.Errorf("recovered %v, want holder %d", rec, h.Process.Pid)
+			}
+			got <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // let the waiter sleep first
+		killed := time.Now()
+		work.Process.Kill()
+		work.Wait()
+		if err := <-got; err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		if d := time.Since(killed); d > 2*time.Second {
+			t.Errorf("trial %d: recovery took %v after the group ended", trial, d)
+		}
+		if _, ok := m.Group(); ok {
+			t.Fatalf("trial %d: the dead holder's group is still recorded", trial)
+		}
+		if err := m.Unlock(me); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSemWaitsForGroup: the same for a semaphore slot; the other slot,
+// whose holder lives, stays taken.
+func TestSemWaitsForGroup(t *testing.T) {
+	isolate(t)
+	obj := mustCreate(t, "grouped-sem", Spec{Kind: KindSem, Len: 2})
+	me, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := startHolder(t, "hold-sem", obj.Name)
+	defer func() { other.Process.Kill(); other.Wait() }()
+	work := startGroup(t)
+	h := startHolderCmd(t, helperCmd(t, "hold-sem-group", obj.Name, work.Process.Pid))
+	h.Process.Signal(syscall.SIGKILL)
+	h.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := obj.SemAcquire(ctx, me); err != context.DeadlineExceeded {
+		t.Fatalf("SemAcquire while the group lives: %v, want deadline exceeded", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rec, err := obj.SemAcquire(ctx, me)
+		if err == nil && (rec == nil || rec.PID != h.Process.Pid) {
+			err = fmt.Errorf("recovered %v, want holder %d", rec, h.Process.Pid)
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	work.Process.Kill()
+	work.Wait()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := obj.SemRelease(me, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOldSemLayout: a semaphore made by an older pshm (no group words:
+// 8 data bytes a slot) still works, and a dead holder's slot in it is
+// recovered at once as before.
+func TestOldSemLayout(t *testing.T) {
+	isolate(t)
+	obj := mustCreate(t, "old-sem", Spec{Kind: KindSem, Len: 1})
+	binary.LittleEndian.PutUint64(obj.mem[offDataSize:], 8)
+	me, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := Open("old-sem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if old.semGroup(0) != nil {
+		t.Fatal("an old semaphore has group words")
+	}
+	h := startHolder(t, "hold-sem", old.Name)
+	h.Process.Signal(syscall.SIGKILL)
+	h.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if rec, err := old.SemAcquire(ctx, me); err != nil || rec == nil {
+		t.Fatalf("SemAcquire: %v, %v", rec, err)
+	}
+	if err := old.SemSetGroup(me, Owner{PID: 1}); err != nil {
+		t.Fatalf("SemSetGroup on an old semaphore: %v", err)
+	}
+	if err := old.SemRelease(me, false); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -46,7 +46,8 @@ const (
 	offSeq       = 64  // uint32, bumped after every change; futex word for waiters
 	offSeqWait   = 68  // uint32, number of processes sleeping on seq
 	offCreated   = 72  // int64, creation time in Unix nanoseconds
-	HeaderSize   = 128 // bytes 80..127 are reserved (zero)
+	offLockGroup = 80  // uint64, the user lock's group word (see GroupOf); 0 in objects of older pshm
+	HeaderSize   = 128 // bytes 88..127 are reserved (zero)
 	DataOffset   = HeaderSize
 	maxObjectLen = 1 << 40
 )
@@ -81,6 +82,7 @@ var (
 	ErrWrongKind = errors.New("wrong kind of object")
 	ErrForeign   = errors.New("object owned by another user")
 	ErrReserved  = errors.New("names starting with \"sem.\" are glibc semaphores (use pshm sem --posix)")
+	ErrShape     = errors.New("invalid size")
 )
 
 // Spec describes an object to create.
@@ -140,7 +142,7 @@ func (o *Object) Created() time.Time {
 func (o *Object) Size() int { return len(o.mem) }
 
 // Lock is the object's user lock (pshm lock NAME).
-func (o *Object) Lock() *Mutex { return &Mutex{word: o.u64(offLock)} }
+func (o *Object) Lock() *Mutex { return &Mutex{word: o.u64(offLock), group: o.u64(offLockGroup)} }
 
 func (o *Object) opLock() *Mutex { return &Mutex{word: o.u64(offOpLock)} }
 
@@ -158,39 +160,42 @@ func (o *Object) Changed() {
 // dataSize returns the data bytes a spec needs.
 func (s Spec) dataSize() (elemSize, dataSize int, err error) {
 	if s.Len < 0 || s.Len > maxObjectLen {
-		return 0, 0, fmt.Errorf("length %d out of range", s.Len)
+		return 0, 0, fmt.Errorf("%w: length %d out of range (at most %d)", ErrShape, s.Len, int64(maxObjectLen))
 	}
 	switch s.Kind {
 	case KindValue:
 		if s.Len < 1 {
-			return 0, 0, fmt.Errorf("length must be at least 1")
+			return 0, 0, fmt.Errorf("%w: length must be at least 1", ErrShape)
 		}
 		elemSize = s.Type.Size
 	case KindLock:
 		return 0, 0, nil
 	case KindSem:
 		if s.Len < 1 {
-			return 0, 0, fmt.Errorf("a semaphore needs at least 1 slot")
+			return 0, 0, fmt.Errorf("%w: a semaphore needs at least 1 slot", ErrShape)
 		}
 		elemSize = 8
 	case KindEvent:
 		return 4, 8, nil
 	case KindBarrier:
 		if s.Len < 1 {
-			return 0, 0, fmt.Errorf("a barrier needs at least 1 party")
+			return 0, 0, fmt.Errorf("%w: a barrier needs at least 1 party", ErrShape)
 		}
 		return 8, 8, nil
 	case KindDict:
 		if s.Len < 1 || s.KeySize < 1 || s.ValSize < 0 {
-			return 0, 0, fmt.Errorf("a dict needs a capacity and a key size of at least 1")
+			return 0, 0, fmt.Errorf("%w: a dict needs a capacity and a key size of at least 1", ErrShape)
 		}
 		elemSize = dictSlotSize(s.KeySize, s.ValSize)
 	default:
-		return 0, 0, fmt.Errorf("unknown kind %d", s.Kind)
+		return 0, 0, fmt.Errorf("%w: unknown kind %d", ErrShape, s.Kind)
 	}
 	total := int64(elemSize) * int64(s.Len)
+	if s.Kind == KindSem {
+		total *= 2 // the slots' owner words, then their group words
+	}
 	if total > maxObjectLen {
-		return 0, 0, fmt.Errorf("object of %d bytes is too large", total)
+		return 0, 0, fmt.Errorf("%w: an object of %d bytes is too large", ErrShape, total)
 	}
 	return elemSize, int(total), nil
 }

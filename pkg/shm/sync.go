@@ -20,6 +20,48 @@ func (o *Object) want(k Kind) error {
 // words; a taken slot holds its owner, a free one 0.
 func (o *Object) semSlot(i int) *uint64 { return o.u64(DataOffset + 8*i) }
 
+// semGroup returns the group word of slot i (see GroupOf), nil in a
+// semaphore made by an older pshm, which has none. The n group words
+// follow the n owner words, so that older readers find the slots where
+// they were.
+func (o *Object) semGroup(i int) *uint64 {
+	n := o.Len()
+	if o.DataSize() < 16*n {
+		return nil
+	}
+	return o.u64(DataOffset + 8*n + 8*i)
+}
+
+// semFree reports whether slot i, whose holder died, is free: the group
+// recorded for it has no live member.
+func (o *Object) semFree(i int) bool {
+	g := o.semGroup(i)
+	return g == nil || groupGone(atomic.LoadUint64(g))
+}
+
+func (o *Object) setSemGroup(i int, w uint64) {
+	if g := o.semGroup(i); g != nil {
+		atomic.StoreUint64(g, w)
+	}
+}
+
+// SemSetGroup records g as the process group of the command that me, the
+// holder of a slot, runs under it.
+func (o *Object) SemSetGroup(me Owner, g Owner) error {
+	if err := o.want(KindSem); err != nil {
+		return err
+	}
+	for i := 0; i < o.Len(); i++ {
+		if atomic.LoadUint64(o.semSlot(i)) == me.word() {
+			// A semaphore of an older pshm has nowhere to record it: its
+			// dead holders' slots are recovered at once, as they were.
+			o.setSemGroup(i, g.word())
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no slot held by PID %d", o.Name, me.PID)
+}
+
 // SemHolders lists the owners of the taken slots.
 func (o *Object) SemHolders() []Owner {
 	var hs []Owner
@@ -45,7 +87,8 @@ func (o *Object) SemTryAcquire(me Owner) (ok bool, recovered *Owner) {
 		if w == 0 {
 			continue
 		}
-		if h := ownerOf(w); !h.Alive() && atomic.CompareAndSwapUint64(o.semSlot(i), w, me.word()) {
+		if h := ownerOf(w); !h.Alive() && o.semFree(i) && atomic.CompareAndSwapUint64(o.semSlot(i), w, me.word()) {
+			o.setSemGroup(i, 0)
 			return true, &h
 		}
 	}
@@ -53,7 +96,7 @@ func (o *Object) SemTryAcquire(me Owner) (ok bool, recovered *Owner) {
 }
 
 // SemAcquire takes a slot for me, waiting as long as ctx allows; the death
-// of a holder frees its slot at once.
+// of a holder frees its slot at once, or once its command's group is gone.
 func (o *Object) SemAcquire(ctx context.Context, me Owner) (recovered *Owner, err error) {
 	if err := o.want(KindSem); err != nil {
 		return nil, err
@@ -62,8 +105,21 @@ func (o *Object) SemAcquire(ctx context.Context, me Owner) (recovered *Owner, er
 		ok, r := o.SemTryAcquire(me)
 		recovered = r
 		return ok, nil
-	}, o.SemHolders)
+	}, o.semWatch)
 	return recovered, err
+}
+
+// semWatch returns the live holders, whose deaths wake a wait, and whether
+// a dead holder's slot waits for its group to empty, which nothing wakes.
+func (o *Object) semWatch() (live []Owner, poll bool) {
+	for _, h := range o.SemHolders() {
+		if h.Alive() {
+			live = append(live, h)
+		} else {
+			poll = true
+		}
+	}
+	return live, poll
 }
 
 // SemRelease frees one slot held by me (or, with anyStart, by any process
@@ -75,7 +131,11 @@ func (o *Object) SemRelease(me Owner, anyStart bool) error {
 	for i := 0; i < o.Len(); i++ {
 		w := atomic.LoadUint64(o.semSlot(i))
 		h := ownerOf(w)
-		if w != 0 && (h == me || anyStart && h.PID == me.PID) && atomic.CompareAndSwapUint64(o.semSlot(i), w, 0) {
+		if w == 0 || h != me && !(anyStart && h.PID == me.PID) {
+			continue
+		}
+		o.setSemGroup(i, 0)
+		if atomic.CompareAndSwapUint64(o.semSlot(i), w, 0) {
 			o.Changed()
 			return nil
 		}

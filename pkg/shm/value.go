@@ -210,12 +210,16 @@ func (o *Object) CAS(i int, old, new Value) (bool, Value, error) {
 
 // WaitChange blocks until cond() reports true, re-checking after every
 // change to the object (Changed), without polling. cond's error ends the
-// wait. watch lists processes whose death should also trigger a re-check.
-func (o *Object) WaitChange(ctx context.Context, cond func() (bool, error), watch func() []Owner) error {
+// wait. watch lists processes whose death should also trigger a re-check,
+// and whether cond may turn true with nothing to wake the wait (a dead
+// holder's process group emptying): then it re-checks at a short, growing
+// interval.
+func (o *Object) WaitChange(ctx context.Context, cond func() (bool, error), watch func() (procs []Owner, poll bool)) error {
 	waiters := o.u32(offSeqWait)
 	atomic.AddUint32(waiters, 1)
 	defer atomic.AddUint32(waiters, ^uint32(0))
 	seq := o.u32(offSeq)
+	step := recheckMin
 	for {
 		s := atomic.LoadUint32(seq)
 		ok, err := cond()
@@ -223,10 +227,17 @@ func (o *Object) WaitChange(ctx context.Context, cond func() (bool, error), watc
 			return err
 		}
 		var w []Owner
+		poll := false
 		if watch != nil {
-			w = watch()
+			w, poll = watch()
 		}
-		if err := block(ctx, seq, s, w); err != nil {
+		if poll {
+			err = recheck(ctx, seq, s, w, step)
+			step = min(2*step, recheckMax)
+		} else {
+			err = block(ctx, seq, s, w)
+		}
+		if err != nil {
 			// One last look: the change may have come with the timeout.
 			if ok, err2 := cond(); ok || err2 != nil {
 				return err2
