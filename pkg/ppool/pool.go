@@ -42,6 +42,7 @@ type Pool struct {
 	Eta        bool
 
 	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
+	onStart  func(j *job, pgid int)                // --queue: tie the item's lease to the job's group (queue.go)
 
 	env       *cli.Env
 	stdout    *os.File

@@ -167,6 +167,13 @@ func (c *CLI) Run(env *cli.Env) error {
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
+		if qr.src != nil {
+			p.onStart = func(j *job, pgid int) {
+				if j.lease != nil {
+					qr.src.attach(j.lease, pgid)
+				}
+			}
+		}
 		return qr.end(p.Run(env, items))
 	}
 	return p.Run(env, items)

@@ -444,6 +444,26 @@ func (s *queueSource) settle(l *qlease, ok bool, again time.Duration) {
 	}
 }
 
+// attach ties l's lease to pgid, the process group of the job working on
+// its item, so that a queue which frees a lease when its holder (ppool)
+// dies frees this one only once that group is gone too: an orphaned job
+// and the item's next delivery never run at once. Attach comes with the
+// queue API of issue 14 (queue.Queue.Attach); a backend without it only
+// has the holder's PID.
+func (s *queueSource) attach(l *qlease, pgid int) {
+	a, ok := s.q.(interface {
+		Attach(ctx context.Context, id string, pgid int) error
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, ackTimeout)
+	defer cancel()
+	if err := a.Attach(ctx, l.id, pgid); err != nil {
+		s.warnf("tie %q to its job's process group: %v", l.data, err)
+	}
+}
+
 // giveBack nacks an item that was never run.
 func (s *queueSource) giveBack(l *qlease) {
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)

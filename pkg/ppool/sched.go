@@ -236,12 +236,16 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		r.runtime = time.Since(r.start)
 		return nil, r
 	}
+	if p.onStart != nil {
+		p.onStart(j, pid)
+	}
 	p.mu.Lock()
 	p.running[pid] = pid
 	p.mu.Unlock()
 	if p.interrupt.Load() != 0 {
-		// Started as the signal came, after the groups were stopped.
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		// Registered as the signal came, maybe after the groups were
+		// stopped: stop them again, this one included.
+		go p.groups.Stop()
 	}
 	rj := &runningJob{r: r, pid: pid, closePipes: closePipes}
 	if p.Timeout > 0 {
