@@ -48,8 +48,7 @@ type Pool struct {
 	stdout    *os.File
 	stderr    *os.File
 	baseEnv   []string
-	script    string
-	params    func(Item, int, int) []string
+	shellJob  func(Item, int, int) (string, []string) // --shell: a job's script and parameters
 	skip      map[int]bool
 	joblog    *os.File
 	groups    *lifetime.Groups // every job's process group (sched.go)
@@ -121,7 +120,7 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	p.groups = lifetime.New(p.Grace)
 	defer p.groups.Close()
 	if p.Shell {
-		p.script, p.params = p.Template.ShellScript(p.Words)
+		p.shellJob = p.Template.ShellScript(p.Words)
 	}
 	if err := p.openJoblog(); err != nil {
 		return err

@@ -159,7 +159,9 @@ var devNull = func() *os.File { f, _ := os.Open(os.DevNull); return f }()
 // argv builds the job's command line.
 func (p *Pool) argv(j *job, slot int) []string {
 	if p.Shell {
-		return append([]string{"sh", "-c", p.script, "ppool"}, p.params(j.item, j.seq, slot)...)
+		// $0 is sh: the shell's own errors read as the shell's.
+		script, params := p.shellJob(j.item, j.seq, slot)
+		return append([]string{"sh", "-c", script, "sh"}, params...)
 	}
 	return p.Template.Expand(j.item, j.seq, slot)
 }
