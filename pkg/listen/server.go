@@ -105,16 +105,16 @@ type Stats struct {
 
 // Server runs Config's command for each connection of a Listener.
 type Server struct {
-	cfg     Config
-	path    string // resolved Command[0] (or sh)
-	env     []string
-	slots   chan int
-	wg      sync.WaitGroup
-	killNow chan struct{}
-	killed  sync.Once
-	failed1 sync.Once
-	failErr error              // why Serve stopped early, set once
-	stopAcc context.CancelFunc // ends Serve's accepting
+	cfg      Config
+	path     string // resolved Command[0] (or sh)
+	env      []string
+	slots    chan int
+	wg       sync.WaitGroup
+	killNow  chan struct{}
+	killed   sync.Once
+	failOnce sync.Once
+	failErr  error              // why Serve stopped early, set once
+	stopAcc  context.CancelFunc // ends Serve's accepting
 
 	mu       sync.Mutex
 	handlers map[*handler]struct{}
@@ -237,7 +237,7 @@ func (s *Server) Serve(ctx context.Context, l *Listener) error {
 
 // fail stops accepting because of err, which Serve returns.
 func (s *Server) fail(err error) {
-	s.failed1.Do(func() {
+	s.failOnce.Do(func() {
 		s.failErr = err
 		s.stopAcc()
 	})
@@ -406,7 +406,7 @@ func (s *Server) run(f *os.File, argv, env []string) (exit, sig int, ended strin
 			syscall.Kill(-proc.Pid, syscall.SIGKILL)
 			proc.Wait()
 			s.fail(err)
-			return 1, int(syscall.SIGKILL), "shutdown", in, out
+			return 128 + int(syscall.SIGKILL), int(syscall.SIGKILL), "shutdown", in, out
 		}
 		defer s.cfg.Groups.Ended(proc.Pid)
 	}
