@@ -36,15 +36,23 @@ int main(void){char*a[]={"true",0};int run=0;for(int i=0;i<5000;i++){if(run==2){
 			floor = Case{Name: "C fork+exec floor, 2 at a time", Shell: bin}
 		}
 	}
-	if err := b.Compare("5000 x true at -j2", 0,
-		Case{Name: "ppool -j2 true", Shell: "ppool -j2 true < " + in, Base: true},
+	trueCases := []Case{
+		{Name: "ppool -j2 true", Shell: "ppool -j2 true < " + in, Base: true},
+	}
+	// PKIT_BENCH_PPOOL_BEFORE names another ppool binary (an older build)
+	// to time beside this one in the same run.
+	if bin := os.Getenv("PKIT_BENCH_PPOOL_BEFORE"); bin != "" {
+		trueCases = append(trueCases, Case{Name: "ppool before -j2 true", Shell: bin + " -j2 true < " + in})
+	}
+	trueCases = append(trueCases,
 		Case{Name: "xargs -P2 -n1 true", Shell: "xargs -P2 -n1 true < " + in},
 		// GNU parallel takes 5x as long as the rest: one run keeps the
 		// suite under two minutes.
 		Case{Name: "parallel -j2 true", Shell: "parallel -j2 true < " + in, Needs: []string{"parallel"}, Runs: 1},
 		Case{Name: "rush -j2 true", Shell: "rush -j 2 true < " + in, Needs: []string{"rush"}},
 		floor,
-	); err != nil {
+	)
+	if err := b.Compare("5000 x true at -j2", 0, trueCases...); err != nil {
 		return err
 	}
 	if err := b.Compare("2000 x echo {} at -j2 (output captured)", 0,

@@ -210,7 +210,9 @@ func fds(pid string) int {
 	return len(es)
 }
 
-// children lists pid's child processes as PID:STATE.
+// children lists pid's child processes as PID:STATE, but for the lifetime
+// watchdog, which leads a session of its own and lives as long as the
+// server: it is not a handler.
 func children(pid string) []string {
 	es, _ := os.ReadDir("/proc")
 	out := []string{}
@@ -221,7 +223,7 @@ func children(pid string) []string {
 		}
 		_, after, ok := bytes.Cut(b, []byte(")"))
 		f := strings.Fields(string(after))
-		if ok && len(f) > 1 && f[1] == pid {
+		if ok && len(f) > 3 && f[1] == pid && f[3] != e.Name() {
 			out = append(out, e.Name()+":"+f[0])
 		}
 	}

@@ -157,7 +157,7 @@ type jsonRecord struct {
 	Signal   int      `json:"signal"`
 	BytesIn  *int64   `json:"bytes_in"`
 	BytesOut *int64   `json:"bytes_out"`
-	Ended    string   `json:"ended,omitempty"`
+	Ended    *string  `json:"ended"` // null when the handler exited by itself
 	Command  []string `json:"command"`
 }
 
@@ -173,7 +173,7 @@ func (w *recordWriter) write(r Record) {
 		b, err := json.Marshal(jsonRecord{
 			Seq: r.Seq, Slot: r.Slot, Peer: r.Peer, Start: start, Runtime: r.Runtime.Seconds(),
 			Exit: r.Exit, Signal: r.Signal, BytesIn: known(r.BytesIn), BytesOut: known(r.BytesOut),
-			Ended: r.Ended, Command: r.Command,
+			Ended: ended(r.Ended), Command: r.Command,
 		})
 		if err == nil {
 			_, err = w.stdout.Write(append(b, '\n'))
@@ -193,6 +193,13 @@ func count(n int64) string {
 		return "-"
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+func ended(why string) *string {
+	if why == "" {
+		return nil
+	}
+	return &why
 }
 
 func known(n int64) *int64 {

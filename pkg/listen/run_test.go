@@ -170,3 +170,19 @@ func TestStderrToClient(t *testing.T) {
 		t.Fatalf("got %q, %v", got, err)
 	}
 }
+
+// TestRecordJSON: --json gives every field of every record, null where
+// there is no value (ended when the handler exited by itself, bytes the
+// system cannot count).
+func TestRecordJSON(t *testing.T) {
+	var out bytes.Buffer
+	w := &recordWriter{stdout: &out, json: true}
+	w.write(Record{Seq: 1, Slot: 1, Peer: "127.0.0.1:5", BytesIn: -1, BytesOut: 3, Command: []string{"cat"}})
+	w.write(Record{Seq: 2, Slot: 1, Peer: "127.0.0.1:6", Exit: 143, Signal: 15, BytesIn: 0, BytesOut: 0, Ended: "timeout", Command: []string{"cat"}})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for i, want := range []string{`"bytes_in":null,"bytes_out":3,"ended":null,`, `"exit":143,"signal":15,"bytes_in":0,"bytes_out":0,"ended":"timeout",`} {
+		if i >= len(lines) || !strings.Contains(lines[i], want) {
+			t.Errorf("record %d: want %s in:\n%s", i+1, want, out.String())
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
 )
 
 // DefaultJobs is how many connections are served at once unless told
@@ -67,6 +68,18 @@ type Config struct {
 	// Warn reports what the server carries on from (a failed accept or
 	// start); the tool prints it (default: "listen: ..." on Stderr).
 	Warn func(format string, a ...any)
+	// Groups, when set, registers each handler's process group as it
+	// starts and is told when its leader has been reaped, so that the
+	// handlers die with the server however it dies (lifetime.Groups). A
+	// handler that cannot be registered is killed, and Serve stops with
+	// the error.
+	Groups Groups
+}
+
+// Groups is what a Server needs of lifetime.Groups.
+type Groups interface {
+	Add(pgid int) error
+	Ended(pgid int)
 }
 
 // Record is one served (or refused) connection, for the joblog and --json.
@@ -93,13 +106,16 @@ type Stats struct {
 
 // Server runs Config's command for each connection of a Listener.
 type Server struct {
-	cfg     Config
-	path    string // resolved Command[0] (or sh)
-	env     []string
-	slots   chan int
-	wg      sync.WaitGroup
-	killNow chan struct{}
-	killed  sync.Once
+	cfg      Config
+	path     string // resolved Command[0] (or sh)
+	env      []string
+	slots    chan int
+	wg       sync.WaitGroup
+	killNow  chan struct{}
+	killed   sync.Once
+	failOnce sync.Once
+	failErr  error              // why Serve stopped early, set once
+	stopAcc  context.CancelFunc // ends Serve's accepting
 
 	mu       sync.Mutex
 	handlers map[*handler]struct{}
@@ -171,6 +187,8 @@ func (s *Server) Kill() { s.killed.Do(func() { close(s.killNow) }) }
 // has been reaped.
 func (s *Server) Serve(ctx context.Context, l *Listener) error {
 	_, _, _, s.tcpInfo = probeTCPInfo(l)
+	ctx, s.stopAcc = context.WithCancel(ctx)
+	defer s.stopAcc()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	defer l.Close()
@@ -213,7 +231,18 @@ func (s *Server) Serve(ctx context.Context, l *Listener) error {
 	}
 	l.Close()
 	s.drain()
+	if err == nil {
+		err = s.failErr
+	}
 	return err
+}
+
+// fail stops accepting because of err, which Serve returns.
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		s.failErr = err
+		s.stopAcc()
+	})
 }
 
 func isTemporary(err error) bool {
@@ -354,7 +383,7 @@ func (s *Server) run(f *os.File, argv, env []string) (exit, sig int, ended strin
 	proc, err := os.StartProcess(s.path, argv, &os.ProcAttr{
 		Env:   append(append(make([]string, 0, len(s.env)+len(env)), s.env...), env...),
 		Files: []*os.File{sock, sock, stderr},
-		Sys:   procAttr(),
+		Sys:   lifetime.Attr(),
 	})
 	if m == nil || r != nil {
 		// The handler holds the only copy, so the client sees EOF the
@@ -370,6 +399,16 @@ func (s *Server) run(f *os.File, argv, env []string) (exit, sig int, ended strin
 			return 127, 0, "", in, out
 		}
 		return 126, 0, "", in, out
+	}
+	if s.cfg.Groups != nil {
+		if err := s.cfg.Groups.Add(proc.Pid); err != nil {
+			// Unprotected against the server's death: do not let it run.
+			syscall.Kill(-proc.Pid, syscall.SIGKILL)
+			proc.Wait()
+			s.fail(err)
+			return 128 + int(syscall.SIGKILL), int(syscall.SIGKILL), "shutdown", in, out
+		}
+		defer s.cfg.Groups.Ended(proc.Pid)
 	}
 	h := &handler{pid: proc.Pid, grace: s.cfg.Grace}
 	s.mu.Lock()

@@ -3,11 +3,13 @@ package listen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -476,5 +478,76 @@ func TestUnspecifiedLocal(t *testing.T) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if got, err := request(c, ""); err != nil || got != "127.0.0.1:"+port+"\n" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// fakeGroups records what a Server tells its Groups; it refuses Add once
+// refuse is set.
+type fakeGroups struct {
+	mu         sync.Mutex
+	added      []int
+	ended      []int
+	refuse     bool
+	refuseWith error
+}
+
+func (g *fakeGroups) Add(pgid int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.refuse {
+		return g.refuseWith
+	}
+	g.added = append(g.added, pgid)
+	return nil
+}
+
+func (g *fakeGroups) Ended(pgid int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ended = append(g.ended, pgid)
+}
+
+// TestGroups: every handler's group is registered as it starts and ended
+// once it is reaped; a handler that cannot be registered is killed at
+// once, and Serve stops with the error.
+func TestGroups(t *testing.T) {
+	g := &fakeGroups{}
+	ts := serve(t, "127.0.0.1:0", Config{Command: []string{"sh", "-c", "echo $$"}, Jobs: 2, Groups: g})
+	var pids []int
+	for range 3 {
+		out, err := request(ts.dial(t), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("handler said %q", out)
+		}
+		pids = append(pids, pid)
+	}
+	ts.stop(t)
+	g.mu.Lock()
+	slices.Sort(g.added)
+	slices.Sort(g.ended)
+	added, ended := fmt.Sprint(g.added), fmt.Sprint(g.ended)
+	g.mu.Unlock()
+	slices.Sort(pids)
+	if want := fmt.Sprint(pids); added != want || ended != want {
+		t.Fatalf("added %s, ended %s; want the handlers' pids %s for both", added, ended, want)
+	}
+
+	bad := &fakeGroups{refuse: true, refuseWith: errors.New("no watchdog")}
+	ts2 := serve(t, "127.0.0.1:0", Config{Command: []string{"sh", "-c", "sleep 5; echo ran"}, Groups: bad})
+	if out, _ := request(ts2.dial(t), ""); out != "" {
+		t.Errorf("an unregistered handler ran: %q", out)
+	}
+	select {
+	case err := <-ts2.done:
+		close(ts2.done)
+		if err == nil || err.Error() != "no watchdog" {
+			t.Errorf("Serve returned %v; want the registration's error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve kept accepting after a handler could not be registered")
 	}
 }

@@ -2,17 +2,10 @@ package listen
 
 import (
 	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// procAttr puts each handler in its own process group, so a timeout or
-// shutdown reaches everything it started, and kills it if ppool dies.
-func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
 
 // waitExited blocks until pid has exited but leaves it a zombie, so its
 // process-group id cannot be reused while we signal what it left behind.

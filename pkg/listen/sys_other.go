@@ -4,13 +4,8 @@ package listen
 
 import (
 	"os"
-	"syscall"
 	"time"
 )
-
-// procAttr puts each handler in its own process group, so a timeout or
-// shutdown reaches everything it started.
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 // waitExited cannot wait without reaping here; the caller then skips
 // signalling the handler's group after it exits.

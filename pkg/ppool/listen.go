@@ -1,13 +1,18 @@
 package ppool
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/listen"
+	"golang.org/x/sys/unix"
 )
 
 // ListenFlags are ppool's server mode (--listen, see pkg/listen): every
@@ -65,7 +70,16 @@ func (c *CLI) serve(env *cli.Env) error {
 	if err != nil {
 		return err
 	}
-	return listen.Run(opts, env.Stdout)
+	groups := lifetime.New(opts.Grace)
+	defer groups.Close()
+	opts.Groups = groups
+	err = listen.Run(opts, env.Stdout)
+	var ee *cli.ExitError
+	if errors.As(err, &ee) && ee.Err == nil && ee.Code > cli.ExitSignalBase {
+		// Stopped by a signal, after the drain: say so, as the pool does.
+		return cli.Exit(ee.Code, fmt.Errorf("stopped by %s", unix.SignalName(syscall.Signal(ee.Code-cli.ExitSignalBase))))
+	}
+	return err
 }
 
 // listenOptions turns the flags into the server's options.

@@ -137,12 +137,22 @@ func (c *CLI) Run(env *cli.Env) error {
 	if modes > 1 || (c.JSON && (c.Ungroup || c.LineBuffer)) {
 		return cli.Usagef("-u, --line-buffer and --json exclude each other")
 	}
-	if c.Retries < 1 {
-		c.Retries = 1
+	if c.Retries < 0 {
+		return cli.Usagef("--retries %d: want N >= 1, the runs of a failing job in all", c.Retries)
+	}
+	c.Retries = max(c.Retries, 1) // 0, as GNU parallel takes it: one run
+	tpl := ParseTemplate(words)
+	if n := tpl.MaxColumn(); n > len(sources) && colsep == nil {
+		// Without --colsep an item has one value per input source.
+		cols := "1 column"
+		if len(sources) != 1 {
+			cols = strconv.Itoa(len(sources)) + " columns"
+		}
+		return cli.Usagef("{%d}: the items have %s, one per input source (--colsep splits items into columns)", n, cols)
 	}
 	shell := c.Shell || (len(words) == 1 && strings.ContainsAny(words[0], shellSyntax))
 	p := &Pool{
-		Template:   ParseTemplate(words),
+		Template:   tpl,
 		Words:      words,
 		Shell:      shell,
 		Jobs:       jobs,
@@ -167,6 +177,13 @@ func (c *CLI) Run(env *cli.Env) error {
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
+		if qr.src != nil {
+			p.onStart = func(j *job, pgid int) {
+				if j.lease != nil {
+					qr.src.attach(j.lease, pgid)
+				}
+			}
+		}
 		return qr.end(p.Run(env, items))
 	}
 	return p.Run(env, items)

@@ -26,6 +26,9 @@ type QueueFlags struct {
 	Queue   string `name:"queue" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Take the items from the pqueue queue NAME, each under a lease held while its job runs: done when the job succeeds, given back (nack) when it fails. Ends when the queue is empty (see --follow)."`
 	Results string `name:"results" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Put one JSON record per job (item, exit, signal, host, stdout, stderr, runtime, ...) to the pqueue queue NAME."`
 	Follow  bool   `short:"f" name:"follow" group:"Queues (--queue NAME, --results NAME)" help:"With --queue: when the queue is empty, wait for more items until interrupted."`
+	// NackDelay is read only when given (ListenFlags.given knows): the
+	// default is a back-off, not a fixed delay.
+	NackDelay cli.Duration `name:"nack-delay" placeholder:"DUR" group:"Queues (--queue NAME, --results NAME)" help:"With --queue: deliver a failed item again after DUR (default: 1s after its first failure, doubling with each delivery up to 5m)."`
 
 	qconn.Flags
 }
@@ -54,6 +57,9 @@ func (f *QueueFlags) open(c *CLI, env *cli.Env, otherInput bool) (*queueRun, err
 	if f.Queue == "" {
 		if f.Follow {
 			return nil, cli.Usagef("--follow needs --queue")
+		}
+		if c.Server.given["nack-delay"] {
+			return nil, cli.Usagef("--nack-delay needs --queue")
 		}
 		if f.Results == "" {
 			return nil, nil
@@ -111,6 +117,10 @@ func (f *QueueFlags) open(c *CLI, env *cli.Env, otherInput bool) (*queueRun, err
 			return nil, cli.Exit(cli.ExitUsage, err)
 		}
 		qr.src = newQueueSource(q, jobs, f.Follow, env)
+		if c.Server.given["nack-delay"] {
+			d := f.NackDelay.D()
+			qr.src.nackDelay = func(int) time.Duration { return d }
+		}
 	}
 	return qr, nil
 }
@@ -176,7 +186,11 @@ func (qr *queueRun) afterJob(p *Pool, r *result, out, errOut *os.File) {
 			}
 		}
 		if l != nil {
-			qr.src.settle(l, ok)
+			again := time.Duration(0) // an interrupted job did not fail
+			if !interrupted {
+				again = qr.src.nackDelay(l.deliveries)
+			}
+			qr.src.settle(l, ok, again)
 		}
 	}()
 }
@@ -289,6 +303,9 @@ type queueSource struct {
 	lease   time.Duration
 	slots   chan struct{} // one token per item held
 	settled chan struct{} // a token when an item is settled
+	// nackDelay is how long a failed item waits before it is delivered
+	// again, by its deliveries so far.
+	nackDelay func(deliveries int) time.Duration
 
 	mu      sync.Mutex
 	held    map[*qlease]bool
@@ -296,6 +313,9 @@ type queueSource struct {
 	closed  bool
 	err     error // why Next failed
 	settles int   // items settled so far
+	// backUntil is when the last item this run gave back with a delay is
+	// ready again: until then an empty queue is not the end.
+	backUntil time.Time
 }
 
 func newQueueSource(q queue.Queue, jobs int, follow bool, env *cli.Env) *queueSource {
@@ -309,6 +329,8 @@ func newQueueSource(q queue.Queue, jobs int, follow bool, env *cli.Env) *queueSo
 		slots:   make(chan struct{}, jobs),
 		settled: make(chan struct{}, 1),
 		held:    map[*qlease]bool{},
+
+		nackDelay: backoff,
 	}
 	go s.renew()
 	return s
@@ -324,8 +346,17 @@ func (s *queueSource) Next() (string, error) {
 	for {
 		s.mu.Lock()
 		settles := s.settles
+		back := time.Until(s.backUntil)
 		s.mu.Unlock()
-		items, err := s.q.Get(s.ctx, 1, s.opt)
+		ctx, cancel, opt := s.ctx, context.CancelFunc(func() {}), s.opt
+		if opt.NoWait && back > -time.Second {
+			// An item we gave back is due: wait for it, a little past
+			// its time (another worker may take it meanwhile).
+			opt.NoWait = false
+			ctx, cancel = context.WithTimeout(s.ctx, back+time.Second)
+		}
+		items, err := s.q.Get(ctx, 1, opt)
+		cancel()
 		if err == nil {
 			it := items[0]
 			l := &qlease{id: it.ID, data: it.Data, deliveries: it.Deliveries}
@@ -346,6 +377,9 @@ func (s *queueSource) Next() (string, error) {
 		if s.ctx.Err() != nil {
 			<-s.slots
 			return "", io.EOF
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			continue // the given-back item went elsewhere: check again
 		}
 		if !errors.Is(err, queue.ErrEmpty) {
 			<-s.slots
@@ -373,18 +407,33 @@ func (s *queueSource) Next() (string, error) {
 	}
 }
 
-// settle acknowledges l (ok) or gives it back for another delivery.
-func (s *queueSource) settle(l *qlease, ok bool) {
+// backoff is the default --nack-delay: a second after an item's first
+// failure, doubling with each delivery, at most five minutes, so that a
+// failing item costs a few runs a minute rather than a spinning CPU.
+func backoff(deliveries int) time.Duration {
+	const first, most = time.Second, 5 * time.Minute
+	if deliveries > 20 { // past the cap long before; keeps the shift in range
+		return most
+	}
+	return min(first<<max(deliveries-1, 0), most)
+}
+
+// settle acknowledges l (ok) or gives it back to be delivered again after
+// again.
+func (s *queueSource) settle(l *qlease, ok bool, again time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
 	if ok {
 		if err := s.q.Done(ctx, l.id); err != nil {
 			s.warnf("%v; the item %q may be run again", err, l.data)
 		}
-	} else if err := s.q.Nack(ctx, l.id, 0); err != nil {
+	} else if err := s.q.Nack(ctx, l.id, again); err != nil {
 		s.warnf("give back %q: %v", l.data, err)
 	}
 	s.mu.Lock()
+	if due := time.Now().Add(again); !ok && again > 0 && due.After(s.backUntil) {
+		s.backUntil = due
+	}
 	delete(s.held, l)
 	s.settles++
 	s.mu.Unlock()
@@ -392,6 +441,26 @@ func (s *queueSource) settle(l *qlease, ok bool) {
 	select {
 	case s.settled <- struct{}{}:
 	default:
+	}
+}
+
+// attach ties l's lease to pgid, the process group of the job working on
+// its item, so that a queue which frees a lease when its holder (ppool)
+// dies frees this one only once that group is gone too: an orphaned job
+// and the item's next delivery never run at once. Attach comes with the
+// queue API of issue 14 (queue.Queue.Attach); a backend without it only
+// has the holder's PID.
+func (s *queueSource) attach(l *qlease, pgid int) {
+	a, ok := s.q.(interface {
+		Attach(ctx context.Context, id string, pgid int) error
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, ackTimeout)
+	defer cancel()
+	if err := a.Attach(ctx, l.id, pgid); err != nil {
+		s.warnf("tie %q to its job's process group: %v", l.data, err)
 	}
 }
 

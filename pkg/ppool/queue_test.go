@@ -85,23 +85,33 @@ func TestQueueSource(t *testing.T) {
 		t.Fatalf("Next returned %q while the only slot was busy", v)
 	case <-time.After(100 * time.Millisecond):
 	}
-	s.settle(a, false) // failed: given back, and it comes first again
+	s.settle(a, false, 0) // failed: given back, and it comes first again
 	if v := receive(t, blocked); v != "a" || s.last.deliveries != 2 {
 		t.Fatalf("after a nack: %q, delivery %d; want a, 2", v, s.last.deliveries)
 	}
-	s.settle(s.last, true)
+	// Failed again, given back with a delay: b comes first, then, with
+	// nothing else ready, the source does not end but waits for a.
+	nacked := time.Now()
+	s.settle(s.last, false, 300*time.Millisecond)
 	if v := receive(t, next(s)); v != "b" {
-		t.Fatalf("third item %q", v)
+		t.Fatalf("after a delayed nack: %q, want b", v)
 	}
-	b := s.last
-	// Nothing ready while b runs: the source waits for b's outcome.
+	s.settle(s.last, true, 0)
+	if v := receive(t, next(s)); v != "a" || s.last.deliveries != 3 {
+		t.Fatalf("after b: %q, delivery %d; want a, 3", v, s.last.deliveries)
+	}
+	if waited := time.Since(nacked); waited < 250*time.Millisecond {
+		t.Fatalf("a came back after %v, before its nack delay", waited)
+	}
+	last := s.last
+	// Nothing ready while a runs: the source waits for its outcome.
 	end := next(s)
 	select {
 	case v := <-end:
 		t.Fatalf("Next returned %q while an item of its own could come back", v)
 	case <-time.After(100 * time.Millisecond):
 	}
-	s.settle(b, true)
+	s.settle(last, true, 0)
 	if v := receive(t, end); v != "EOF" {
 		t.Fatalf("after the last item: %q, want EOF", v)
 	}
@@ -127,5 +137,19 @@ func TestQueueSource(t *testing.T) {
 	}
 	if st, _ := q2.Stats(ctx); st.Ready != 1 || st.Leased != 0 {
 		t.Fatalf("after close: %+v, want the item ready again", st)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		deliveries int
+		want       time.Duration
+	}{
+		{0, time.Second}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second},
+		{9, 256 * time.Second}, {10, 5 * time.Minute}, {64, 5 * time.Minute}, {1 << 30, 5 * time.Minute},
+	} {
+		if got := backoff(tc.deliveries); got != tc.want {
+			t.Errorf("backoff(%d) = %v, want %v", tc.deliveries, got, tc.want)
+		}
 	}
 }

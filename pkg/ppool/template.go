@@ -83,6 +83,17 @@ func parseRepl(s string) (part, bool) {
 // HasReplacements reports whether any word holds a replacement string.
 func (t *Template) HasReplacements() bool { return t.hasRep }
 
+// MaxColumn is the highest N of the {N...} replacement strings, 0 if none.
+func (t *Template) MaxColumn() int {
+	n := 0
+	for _, a := range t.args {
+		for _, p := range a {
+			n = max(n, p.col)
+		}
+	}
+	return n
+}
+
 // value renders one replacement for a job.
 func (p part) value(item Item, seq, slot int) string {
 	switch p.repl {
@@ -153,41 +164,54 @@ func (t *Template) Expand(item Item, seq, slot int) []string {
 	return out
 }
 
-// ShellScript renders the template as shell text in which every replacement
-// string becomes a quoted positional parameter ("${1}", "${2}"...), and
-// returns the values to pass as those parameters: items never become shell
-// syntax. Without replacement strings the item's values are the parameters
-// and `"$@"` is appended unless the script already refers to `$`.
-func (t *Template) ShellScript(words []string) (script string, params func(Item, int, int) []string) {
+// ShellScript renders the template as shell text for each job, as GNU
+// parallel does: a replacement whose value is a plain word (see plainWord)
+// is inserted as it is, so that it works wherever the shell allows a word,
+// arithmetic included; any other value becomes a quoted positional
+// parameter ("${1}", "${2}"...) passed in params, so items never become
+// shell syntax. Without replacement strings the item's values are the
+// parameters and `"$@"` is appended unless the script already refers to
+// `$`.
+func (t *Template) ShellScript(words []string) func(item Item, seq, slot int) (script string, params []string) {
 	if !t.hasRep {
-		script = strings.Join(words, " ")
+		script := strings.Join(words, " ")
 		if !strings.Contains(script, "$") {
 			script += ` "$@"`
 		}
-		return script, func(item Item, _, _ int) []string { return item }
+		return func(item Item, _, _ int) (string, []string) { return script, item }
 	}
-	var b strings.Builder
-	var reps []part
-	for i, a := range t.args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		for _, p := range a {
-			if p.repl == "" {
-				b.WriteString(p.lit)
-				continue
+	return func(item Item, seq, slot int) (string, []string) {
+		var b strings.Builder
+		var params []string
+		for i, a := range t.args {
+			if i > 0 {
+				b.WriteByte(' ')
 			}
-			reps = append(reps, p)
-			b.WriteString(`"${` + strconv.Itoa(len(reps)) + `}"`)
+			for _, p := range a {
+				if p.repl == "" {
+					b.WriteString(p.lit)
+					continue
+				}
+				v := p.value(item, seq, slot)
+				if plainWord(v) {
+					b.WriteString(v)
+					continue
+				}
+				params = append(params, v)
+				b.WriteString(`"${` + strconv.Itoa(len(params)) + `}"`)
+			}
 		}
+		return b.String(), params
 	}
-	return b.String(), func(item Item, seq, slot int) []string {
-		vals := make([]string, len(reps))
-		for i, p := range reps {
-			vals[i] = p.value(item, seq, slot)
-		}
-		return vals
-	}
+}
+
+// plainWord reports whether v means itself to a shell wherever a word may
+// stand: letters, digits and -_./:,+@% only. "=" is left out (a first
+// word with one is an assignment), and so is the empty string.
+func plainWord(v string) bool {
+	return v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:,+@%", r))
+	}) < 0
 }
 
 // shellQuote renders argv as one line a shell would read back the same.

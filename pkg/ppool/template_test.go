@@ -30,13 +30,25 @@ func TestExpand(t *testing.T) {
 }
 
 func TestShellScript(t *testing.T) {
-	words := []string{"echo {} | tr", "{1.}"}
-	script, params := ParseTemplate(words).ShellScript(words)
-	if script != `echo "${1}" | tr "${2}"` {
-		t.Fatalf("script %q", script)
-	}
-	if got := params(Item{"a.b"}, 1, 1); !reflect.DeepEqual(got, []string{"a.b", "a"}) {
-		t.Fatalf("params %q", got)
+	words := []string{"echo {} | tr", "{1.} $(({#}*2))"}
+	job := ParseTemplate(words).ShellScript(words)
+	for _, c := range []struct {
+		item   Item
+		script string
+		params []string
+	}{
+		// Plain words go in as they are, as GNU parallel does (so that
+		// arithmetic works); anything else is a quoted parameter.
+		{Item{"a.b"}, `echo a.b | tr a $((7*2))`, nil},
+		{Item{"a b.c"}, `echo "${1}" | tr "${2}" $((7*2))`, []string{"a b.c", "a b"}},
+		{Item{"$(x);'"}, `echo "${1}" | tr "${2}" $((7*2))`, []string{"$(x);'", "$(x);'"}},
+		{Item{"x=1"}, `echo "${1}" | tr "${2}" $((7*2))`, []string{"x=1", "x=1"}},
+		{Item{""}, `echo "${1}" | tr "${2}" $((7*2))`, []string{"", ""}},
+	} {
+		script, params := job(c.item, 7, 1)
+		if script != c.script || !reflect.DeepEqual(params, c.params) {
+			t.Errorf("%q: got %q %q, want %q %q", c.item, script, params, c.script, c.params)
+		}
 	}
 }
 
@@ -83,10 +95,19 @@ func FuzzTemplate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, word, item string) {
 		tpl := ParseTemplate([]string{word})
 		_ = tpl.Expand(Item{item, item}, 1, 1)
-		script, params := tpl.ShellScript([]string{word})
-		if strings.Contains(script, item) && tpl.HasReplacements() && item != "" && !strings.Contains(word, item) {
-			t.Fatalf("item %q spliced into script %q", item, script)
+		// No shell syntax comes from the item: the script holds no more
+		// of these characters than the template (quoting adds only "${}).
+		script, params := tpl.ShellScript([]string{word})(Item{item}, 1, 1)
+		if !tpl.HasReplacements() {
+			if len(params) != 1 || params[0] != item {
+				t.Fatalf("without replacement strings the item is the parameter: %q", params)
+			}
+			return
 		}
-		_ = params(Item{item}, 1, 1)
+		for _, r := range ";'|&<>()`\\ \t\n*?[]~#!=" {
+			if strings.Count(script, string(r)) > strings.Count(word, string(r)) {
+				t.Fatalf("item %q put %q into script %q", item, r, script)
+			}
+		}
 	})
 }
