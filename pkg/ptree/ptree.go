@@ -25,7 +25,7 @@ import (
 
 // CLI is ptree's command line.
 type CLI struct {
-	Targets []string `arg:"" optional:"" name:"pid|user" help:"Root the tree at these PIDs, or show these users' processes with their ancestors; '-' reads PIDs from stdin."`
+	Targets []string `arg:"" optional:"" name:"pid|user" help:"Root the tree at these PIDs, or show these users' processes with their ancestors; '-' reads PIDs from stdin (as does no argument with stdin a pipe or file)."`
 
 	ASCII   bool         `name:"ascii" short:"A" help:"Draw branches with ASCII characters instead of box drawing."`
 	Kernel  bool         `short:"k" help:"Also show kernel threads (the tree under kthreadd, PID 2)."`
@@ -112,8 +112,20 @@ func (c *CLI) selection(env *cli.Env) (*selection, error) {
 		}
 	}
 	users := c.User
+	targets := c.Targets
 	fromStdin := false
-	for _, arg := range c.Targets {
+	// "pgrep x | ptree": PIDs on a pipe or in a file stand for arguments
+	// when none select anything; an empty one ("ptree </dev/null" in cron,
+	// a harness's closed pipe) leaves the whole tree, where '-' says that
+	// no PIDs means no match.
+	if len(targets) == 0 && len(c.PID) == 0 && len(users) == 0 && cli.StdinHasData(env.Stdin) {
+		pids, err := pidsFromStdin(env.Stdin)
+		if err != nil {
+			return nil, err
+		}
+		sel.rootPIDs = pids
+	}
+	for _, arg := range targets {
 		if arg == "-" {
 			pids, err := pidsFromStdin(env.Stdin)
 			if err != nil {
