@@ -153,7 +153,7 @@ func fieldNames() string {
 
 func lookupField(name string) (field, bool) {
 	for _, f := range fields {
-		if f.name == name || f.key == name {
+		if f.name == name || f.key != "" && f.key == name {
 			return f, true
 		}
 	}
