@@ -282,3 +282,6 @@ func unknownIf(s, unknown string) any {
 }
 
 func round(x, scale float64) float64 { return float64(int64(x*scale+0.5)) / scale }
+
+// FieldNames returns the names -o and --sort accept, for shell completion.
+func FieldNames() []string { return strings.Split(fieldNames(), ",") }

@@ -7,16 +7,13 @@ import (
 	"syscall"
 
 	"github.com/shirou/gopsutil/v3/mem"
-	"github.com/shirou/gopsutil/v3/net"
 )
 
 // listeningPorts maps PIDs to the TCP ports they listen on and the UDP
 // ports they have bound, "tcp:8080" sorted by protocol and number, IPv4 and
-// IPv6 merged. gopsutil finds each socket's process by walking every
-// process's open files, as ss -p does; processes this user may not look
-// into have none.
+// IPv6 merged. Processes this user may not look into have none.
 func listeningPorts() (map[int][]string, error) {
-	conns, err := net.ConnectionsWithoutUids("inet")
+	conns, err := inetSockets()
 	if err != nil {
 		return nil, err
 	}

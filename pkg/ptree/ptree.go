@@ -38,8 +38,8 @@ type CLI struct {
 	Name     string       `short:"n" placeholder:"REGEXP" help:"Only processes whose name or command line matches REGEXP."`
 	PID      []int        `short:"p" name:"pid" placeholder:"PID" sep:"," help:"Only the subtree of PID (repeatable, comma-separated)."`
 	Flat     bool         `short:"f" help:"Only the matching processes, one a line, no tree."`
-	Fields   string       `short:"o" placeholder:"FIELDS" help:"Flat output with these comma-separated columns (pid,ppid,state,stat,name,user,rss,cpu,%cpu,%mem,tty,read_bps,write_bps,fds,ports,cgroup,wchan,cmd,...)." predictor:"ptree-fields"`
-	Sort     sortList     `placeholder:"[-]FIELD,..." help:"Order flat output, and siblings in the tree, by these fields, numerically where they are numbers; '-' sorts descending (e.g. -%cpu)." predictor:"ptree-sort"`
+	Fields   string       `short:"o" placeholder:"FIELDS" help:"Flat output with these comma-separated columns (pid,ppid,state,stat,name,user,rss,cpu,%cpu,%mem,tty,read_bps,write_bps,fds,ports,cgroup,wchan,cmd,...)." completion-predictor:"ptree-fields"`
+	Sort     sortList     `placeholder:"[-]FIELD,..." help:"Order flat output, and siblings in the tree, by these fields, numerically where they are numbers; '-' sorts descending (e.g. -%cpu)." completion-predictor:"ptree-sort"`
 	Top      int          `placeholder:"N" help:"Only the N processes with the most %cpu over the interval (or the most of --sort's first field), with their ancestors."`
 	Interval cli.Duration `default:"0.5" placeholder:"DUR" help:"Measure %cpu, read_bps and write_bps over DUR (with -w: over each refresh)."`
 	Header   bool         `short:"H" help:"Print a header line above flat, --zombies and --orphans output."`
