@@ -9,8 +9,8 @@ import (
 
 // Packages that cost startup time or size; only the binaries that need them
 // may link them (gopsutil: ~8x slower than /proc for the table, so ptree
-// links it only for what it does portably, listening ports and memory
-// totals, and keeps its scan on pkg/proc; nats-server: ~3 ms per
+// links it only for the memory total of %mem, and for ports on darwin, and
+// keeps its scan on pkg/proc, see docs/conventions.md; nats-server: ~3 ms per
 // start; the nats.go client, with the net/http, crypto/tls, ... it pulls
 // in: ~4.5 ms per start, as a local pqueue call took 14.5 ms with it and
 // 9.9 ms without; the completion code, only pkit-complete's: ~0.6 ms).
@@ -26,13 +26,13 @@ const (
 // they must not link.
 var lean = map[string][]string{
 	"pjoin":       {gopsutil, natsServer, natsClient, completion, predictors},
-	"ppool":       {gopsutil, completion, predictors},
+	"ppool":       {gopsutil, completion, predictors}, // on Linux: darwin's --load and --memfree use gopsutil
 	"pqueue":      {gopsutil, natsServer, natsClient, completion, predictors},
 	"pqueue-nats": {gopsutil, natsServer, completion, predictors}, // pqueue with --url
 	"pqueued":     {gopsutil, completion, predictors},
 	"pshm":        {gopsutil, natsServer, natsClient, completion, predictors},
 	"pspawn":      {gopsutil, natsServer, natsClient, completion, predictors},
-	"ptree":       {natsServer, natsClient, completion, predictors}, // gopsutil: ports, %mem
+	"ptree":       {natsServer, natsClient, completion, predictors}, // gopsutil: %mem
 
 }
 

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -42,7 +43,7 @@ func TestParseCgroup(t *testing.T) {
 }
 
 func TestTTYName(t *testing.T) {
-	for nr, want := range map[int]string{0: "", 136<<8 | 3: "pts/3", 137<<8 | 1: "pts/257", 4<<8 | 1: "tty1", 4<<8 | 65: "ttyS1", 5<<8 | 1: "console", 136<<8 | 0x100000: "pts/4096"} {
+	for nr, want := range map[int]string{0: "", 136<<8 | 3: "pts/3", 137<<8 | 1: "pts/257", 4<<8 | 1: "tty1", 4<<8 | 65: "ttyS1", 5<<8 | 1: "console", 136<<8 | 0x100000: "pts/256"} {
 		if got := TTYName(nr); got != want {
 			t.Errorf("TTYName(%#x) = %q, want %q", nr, got, want)
 		}
@@ -83,4 +84,59 @@ func TestExtrasOfChild(t *testing.T) {
 	} else if own, _ := Cgroup(os.Getpid()); cg != own {
 		t.Errorf("child's cgroup %q is not ours, %q", cg, own)
 	}
+}
+
+func TestParseSockets(t *testing.T) {
+	tcp := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 20 4 30 10 -1
+`
+	udp := `   sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  100: 00000000000000000000000000000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 2001 2 0000000000000000 0
+  101: 00000000000000000000000001000000:B3C2 00000000000000000000000001000000:0035 01 00000000:00000000 00:00000000 00000000     0        0 2002 2 0000000000000000 0
+`
+	out := map[uint64]Port{}
+	parseSockets([]byte(tcp), "tcp", tcpListen, out)
+	parseSockets([]byte(udp), "udp", udpUnconnected, out)
+	if len(out) != 2 || out[1001] != (Port{"tcp", 8080}) || out[2001] != (Port{"udp", 53}) {
+		t.Errorf("got %v", out)
+	}
+}
+
+func FuzzParseSockets(f *testing.F) {
+	f.Add([]byte("h\n 0: 0100007F:1F90 00000000:0000 0A 0:0 0:0 0 0 0 7 1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out := map[uint64]Port{}
+		parseSockets(b, "tcp", tcpListen, out)
+		for inode := range out {
+			if inode == 0 {
+				t.Fatalf("inode 0 from %q", b)
+			}
+		}
+	})
+}
+
+// TestSocketInodes: a listening socket of this process is found by its
+// inode among its open files, with its port.
+func TestSocketInodes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	want := uint16(l.Addr().(*net.TCPAddr).Port)
+	ports, err := ListeningPorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes, err := SocketInodes(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inode := range inodes {
+		if ports[inode] == (Port{"tcp", want}) {
+			return
+		}
+	}
+	t.Errorf("tcp:%d not among the sockets %v of this process", want, inodes)
 }

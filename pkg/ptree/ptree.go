@@ -264,7 +264,9 @@ func (c *CLI) once(w *bufio.Writer, sel *selection, color, strict bool, seen *se
 	if c.ASCII {
 		p.branches = asciiBranches
 	}
-	t.prefetch(sel.under(roots), c.reads(sel))
+	if reads := c.reads(sel); len(reads) > 0 {
+		t.prefetch(sel.under(roots), reads)
+	}
 	p.order, p.values = c.order(t)
 	sel.top = nil
 	if c.Top > 0 {

@@ -32,8 +32,8 @@ func (t *table) snapshot() *snapshot {
 	s := &snapshot{clock: t.clock, procs: make(map[procKey]counters, len(t.nodes))}
 	for _, n := range t.nodes {
 		c := counters{ticks: n.UTime + n.STime}
-		if n.io.done {
-			c.io, c.ioOK = n.io.v, n.io.ok
+		if n.more != nil && n.more.io.done {
+			c.io, c.ioOK = n.more.io.v, n.more.io.ok
 		}
 		s.procs[keyOf(n)] = c
 	}

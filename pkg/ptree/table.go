@@ -20,9 +20,9 @@ type table struct {
 	nodes []*node // by PID
 	users map[int]string
 
-	before   *snapshot // counters at the start of the interval; nil: no rates
-	memTotal lazy[uint64]
-	ports    lazy[map[int][]string]
+	before    *snapshot // counters at the start of the interval; nil: no rates
+	memTotal  lazy[uint64]
+	portIndex func() (portIndex, error) // read once, by whichever prefetch worker asks first
 }
 
 // node is one process and what has been read about it.
@@ -36,10 +36,27 @@ type node struct {
 	argv     []string // nil when unreadable
 	argvRead bool
 
+	more *more // the fields a plain tree does not read; nil until one is
+}
+
+// more holds what is read of a process for the fields of the same names.
+// It is allocated only when one is asked for: a plain tree of thousands of
+// processes does not pay for it.
+type more struct {
 	io     lazy[proc.IO]
 	fds    lazy[int]
 	wchan  lazy[string]
 	cgroup lazy[string]
+	ports  lazy[[]string]
+}
+
+// extra returns n's more, allocating it. Prefetch workers each own their
+// nodes, so this needs no lock.
+func (n *node) extra() *more {
+	if n.more == nil {
+		n.more = &more{}
+	}
+	return n.more
 }
 
 // lazy is a value read from the system on first use, and only then.
@@ -76,7 +93,8 @@ func scan() (*table, error) {
 
 // newTable links stat lines into a tree.
 func newTable(stats []proc.Stat, clock proc.Clock) *table {
-	t := &table{clock: clock, byPID: make(map[int]*node, len(stats)), nodes: make([]*node, len(stats)), users: map[int]string{}}
+	t := &table{clock: clock, byPID: make(map[int]*node, len(stats)), nodes: make([]*node, len(stats)), users: map[int]string{},
+		portIndex: sync.OnceValues(readPortIndex)}
 	for i := range stats {
 		n := &node{Stat: stats[i], uid: -1}
 		t.nodes[i] = n
@@ -110,9 +128,6 @@ func (t *table) roots() []*node {
 // of the run time. Each node is read by one worker only, and user names
 // are still resolved later, in one goroutine.
 func (t *table) prefetch(nodes []*node, reads []func(*table, *node)) {
-	if len(reads) == 0 {
-		return
-	}
 	workers := min(runtime.GOMAXPROCS(0), 4, len(nodes)/64+1)
 	var wg sync.WaitGroup
 	for w := range workers {
