@@ -3,7 +3,6 @@ package proc
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 )
 
@@ -53,19 +52,9 @@ func Cgroup(pid int) (string, error) {
 
 // CountFDs returns how many files process pid has open.
 func CountFDs(pid int) (int, error) {
-	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
 	n := 0
-	for {
-		names, err := d.Readdirnames(256)
-		n += len(names)
-		if err != nil || len(names) == 0 {
-			return n, nil
-		}
-	}
+	err := eachName("/proc/"+strconv.Itoa(pid)+"/fd", func(string) { n++ })
+	return n, err
 }
 
 // TTYName names the terminal of a stat line's tty_nr as ps(1) does:

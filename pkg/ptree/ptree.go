@@ -270,7 +270,8 @@ func (c *CLI) once(w *bufio.Writer, sel *selection, color, strict bool, seen *se
 	p.order, p.values = c.order(t)
 	sel.top = nil
 	if c.Top > 0 {
-		sel.top = c.top(t, sel.matches(t, roots))
+		// ptree's own scans would rank it among the busiest on an idle machine.
+		sel.top = c.top(t, keep(sel.matches(t, roots), func(n *node) bool { return n.PID != sel.self }))
 	}
 	matched, err := c.write(p, roots)
 	if err != nil {
