@@ -53,7 +53,7 @@ func Cgroup(pid int) (string, error) {
 // CountFDs returns how many files process pid has open.
 func CountFDs(pid int) (int, error) {
 	n := 0
-	err := eachName("/proc/"+strconv.Itoa(pid)+"/fd", func(string) { n++ })
+	err := eachName("/proc/"+strconv.Itoa(pid)+"/fd", func(int, string) { n++ })
 	return n, err
 }
 

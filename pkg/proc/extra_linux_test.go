@@ -60,18 +60,18 @@ func TestExtrasOfChild(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
 	deadline := time.Now().Add(10 * time.Second)
+	// A sleep is in state S, with a wait channel, once it is in nanosleep;
+	// before that (exec, loading) it may show S between runs without one.
 	for {
 		s, err := ReadStat(pid)
-		if err == nil && s.Comm == "sleep" && s.State == 'S' {
+		w, werr := Wchan(pid)
+		if err == nil && s.Comm == "sleep" && s.State == 'S' && werr == nil && w != "" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sleep %d never slept: %+v %v", pid, s, err)
+			t.Fatalf("sleep %d never slept: %+v %v; wchan %q, %v", pid, s, err, w, werr)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if w, err := Wchan(pid); err != nil || w == "" {
-		t.Errorf("wchan %q, %v", w, err)
 	}
 	if n, err := CountFDs(pid); err != nil || n < 3 {
 		t.Errorf("fds %d, %v", n, err)

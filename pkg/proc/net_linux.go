@@ -73,11 +73,11 @@ func hexPort(addr []byte) (uint16, bool) {
 
 // SocketInodes returns the inodes of the sockets process pid has open.
 func SocketInodes(pid int) ([]uint64, error) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	var out []uint64
 	buf := make([]byte, 64)
-	err := eachName(dir, func(name string) {
-		n, err := unix.Readlink(dir+name, buf)
+	err := eachName("/proc/"+strconv.Itoa(pid)+"/fd", func(dir int, name string) {
+		// Relative to the open directory: no walk of /proc/PID per file.
+		n, err := unix.Readlinkat(dir, name, buf)
 		if err != nil || n == len(buf) {
 			return // closed since, or not a socket (a long path)
 		}
@@ -90,13 +90,13 @@ func SocketInodes(pid int) ([]uint64, error) {
 	return out, err
 }
 
-// eachName calls f with the name of each entry of directory dir. It reads
-// with getdents directly: os.Open would also register each directory with
-// the runtime's poller, a system call more per process.
-func eachName(dir string, f func(name string)) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// eachName calls f with the open directory dir and the name of each of its
+// entries. It reads with getdents directly: os.Open would also register
+// each directory with the runtime's poller, a system call more per process.
+func eachName(path string, f func(dir int, name string)) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: dir, Err: err}
+		return &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 4096)
@@ -107,14 +107,14 @@ func eachName(dir string, f func(name string)) error {
 			continue
 		}
 		if err != nil {
-			return &fs.PathError{Op: "getdents", Path: dir, Err: err}
+			return &fs.PathError{Op: "getdents", Path: path, Err: err}
 		}
 		if n <= 0 {
 			return nil
 		}
 		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
 		for _, name := range names {
-			f(name)
+			f(fd, name)
 		}
 	}
 }

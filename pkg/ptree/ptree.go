@@ -47,7 +47,7 @@ type CLI struct {
 	Count    bool         `short:"c" help:"Print how many processes are in each state."`
 	Zombies  bool         `short:"z" help:"List zombies: pid, ppid, parent name, how long dead, exit status, and who must reap them."`
 	Orphans  bool         `help:"List orphans: processes adopted by PID 1 or a subreaper after their session leader exited."`
-	Watch    cli.Duration `short:"w" placeholder:"DUR" help:"Redraw every DUR (e.g. 1, 500ms) until interrupted."`
+	Watch    cli.Duration `short:"w" placeholder:"DUR" help:"Redraw every DUR (e.g. 1, 500ms) until interrupted, with rates over each refresh; --json stamps each frame's objects with its time."`
 
 	stamp string // the time of a --json --watch frame
 }
