@@ -8,7 +8,9 @@ import (
 )
 
 // Packages that cost startup time or size; only the binaries that need them
-// may link them (gopsutil: ~8x slower than /proc; nats-server: ~3 ms per
+// may link them (gopsutil: ~8x slower than /proc for the table, so ptree
+// links it only for the memory total of %mem, and for ports on darwin, and
+// keeps its scan on pkg/proc, see docs/conventions.md; nats-server: ~3 ms per
 // start; the nats.go client, with the net/http, crypto/tls, ... it pulls
 // in: ~4.5 ms per start, as a local pqueue call took 14.5 ms with it and
 // 9.9 ms without; the completion code, only pkit-complete's: ~0.6 ms).
@@ -28,7 +30,8 @@ var (
 		"ppool":         {natsServer, natsClient}, // --queue on a server
 		"pqueue-nats":   {natsClient},             // pqueue with --url
 		"pqueued":       {natsServer, natsClient},
-		"pkit-complete": {natsServer, natsClient, completion, predictors}, // links every grammar
+		"pkit-complete": {gopsutil, natsServer, natsClient, completion, predictors}, // links every grammar
+		"ptree":         {gopsutil}, // %mem's memory total; ports on darwin (Linux reads /proc)
 	}
 )
 

@@ -81,7 +81,9 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return fmt.Errorf("%s grammar: %w", tool.Name, err)
 	}
-	cmd, err := kongcompletion.Command(parser, kongcompletion.WithPredictor("file", complete.PredictFiles("*")))
+	cmd, err := kongcompletion.Command(parser, kongcompletion.WithPredictor("file", complete.PredictFiles("*")),
+		kongcompletion.WithPredictor("ptree-fields", listPredictor(ptree.FieldNames())),
+		kongcompletion.WithPredictor("ptree-sort", listPredictor(ptree.FieldNames(), "-")))
 	if err != nil {
 		return fmt.Errorf("%s completion: %w", tool.Name, err)
 	}
@@ -91,4 +93,19 @@ func (c *CLI) Run(env *cli.Env) error {
 		return fmt.Errorf("no completion answered for %q", os.Getenv("COMP_LINE"))
 	}
 	return nil
+}
+
+// listPredictor completes the last item of a comma-separated list of
+// words, each also with the given prefixes ("-" for a descending sort key).
+func listPredictor(words []string, prefixes ...string) complete.Predictor {
+	return complete.PredictFunc(func(a complete.Args) []string {
+		head := a.Last[:strings.LastIndex(a.Last, ",")+1]
+		var out []string
+		for _, p := range append([]string{""}, prefixes...) {
+			for _, w := range words {
+				out = append(out, head+p+w)
+			}
+		}
+		return out
+	})
 }

@@ -49,3 +49,45 @@ func parseExecStart(b []byte) (time.Duration, error) {
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
 }
+
+// parseIO reads the read_bytes and write_bytes lines of /proc/PID/io.
+func parseIO(b []byte) (IO, error) {
+	var io IO
+	found := 0
+	for line := range bytes.Lines(b) {
+		name, value, ok := bytes.Cut(bytes.TrimSpace(line), []byte(": "))
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch string(name) {
+		case "read_bytes":
+			dst = &io.ReadBytes
+		case "write_bytes":
+			dst = &io.WriteBytes
+		default:
+			continue
+		}
+		v, ok := parseUint(value)
+		if !ok {
+			return IO{}, fmt.Errorf("%w: io %s %q", ErrMalformed, name, value)
+		}
+		*dst = v
+		found++
+	}
+	if found < 2 {
+		return IO{}, fmt.Errorf("%w: no read_bytes and write_bytes in io", ErrMalformed)
+	}
+	return io, nil
+}
+
+// parseCgroup returns the path of the cgroup v2 ("0::") line of
+// /proc/PID/cgroup, "" when there is none.
+func parseCgroup(b []byte) string {
+	for line := range bytes.Lines(b) {
+		if path, ok := bytes.CutPrefix(line, []byte("0::")); ok {
+			return string(bytes.TrimRight(path, "\n"))
+		}
+	}
+	return ""
+}

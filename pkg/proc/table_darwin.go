@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,7 +84,7 @@ func fromKinfo(k *unix.KinfoProc, boot time.Time) Stat {
 		Flags:      uint64(uint32(p.P_flag)),
 		Priority:   int(p.P_priority),
 		Nice:       int(p.P_nice),
-		NumThreads: 1, // kinfo_proc does not count threads
+		NumThreads: 1, // kinfo_proc does not count threads: see addTaskInfo
 	}
 	if sid, err := unix.Getsid(s.PID); err == nil {
 		s.Session = sid
@@ -106,7 +109,54 @@ func fromKinfo(k *unix.KinfoProc, boot time.Time) Stat {
 		started := time.Unix(p.P_starttime.Unix())
 		s.StartTime = uint64(max(started.Sub(boot), 0) * defaultHz / time.Second)
 	}
+	addTaskInfo(&s)
 	return s
+}
+
+// procTaskInfo is struct proc_taskinfo (sys/proc_info.h).
+type procTaskInfo struct {
+	VirtualSize, ResidentSize  uint64
+	TotalUser, TotalSystem     uint64 // Mach absolute time units
+	ThreadsUser, ThreadsSystem uint64
+	Policy, Faults, Pageins    int32
+	CowFaults, MessagesSent    int32
+	MessagesReceived           int32
+	SyscallsMach, SyscallsUnix int32
+	Csw, Threadnum, Numrunning int32
+	Priority                   int32
+}
+
+// proc_info(2) call and flavour: what libproc's proc_pidinfo(pid,
+// PROC_PIDTASKINFO, ...) asks, without cgo; x/sys has no wrapper.
+const (
+	procInfoCallPIDInfo = 2
+	procPIDTaskInfo     = 4
+)
+
+// addTaskInfo fills in the threads, sizes and CPU times kinfo_proc lacks,
+// for the processes this user may inspect; the others keep 1 and 0.
+func addTaskInfo(s *Stat) {
+	var ti procTaskInfo
+	n, _, errno := unix.Syscall6(unix.SYS_PROC_INFO, procInfoCallPIDInfo, uintptr(s.PID), procPIDTaskInfo, 0,
+		uintptr(unsafe.Pointer(&ti)), unsafe.Sizeof(ti))
+	if errno != 0 || n != unsafe.Sizeof(ti) {
+		return
+	}
+	s.NumThreads = max(int(ti.Threadnum), 1)
+	s.VSize = ti.VirtualSize
+	s.RSS = int64(ti.ResidentSize) / int64(os.Getpagesize())
+	s.UTime = machToTicks(ti.TotalUser)
+	s.STime = machToTicks(ti.TotalSystem)
+}
+
+// machToTicks converts Mach absolute time to defaultHz ticks. Apple
+// silicon counts 125/3 ns a unit, Intel Macs 1 ns.
+func machToTicks(t uint64) uint64 {
+	ns := t
+	if runtime.GOARCH == "arm64" {
+		ns = t / 3 * 125
+	}
+	return ns / uint64(time.Second/defaultHz)
 }
 
 // Threads is not available on darwin.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,13 +30,20 @@ type printer struct {
 	color    bool
 	long     bool
 	threads  bool
-	isNew    func(*node) bool // in --watch on a terminal: drawn in bold
+	isNew    func(*node) bool     // in --watch on a terminal: drawn in bold
+	order    func(a, b *node) int // --sort; nil: by PID
+	values   []field              // shown after the state in the tree: the sort keys
+	stamp    string               // "time" of each object of a --json --watch frame
 }
 
 // tree draws the subtrees under roots, one process a line:
 // "name(pid) STAT", with threads as "{name}(tid) STAT" before the children.
 func (p *printer) tree(roots []*node) {
 	shown := p.sel.shown(p.t, roots)
+	if p.order != nil {
+		roots = slices.Clone(roots)
+		slices.SortStableFunc(roots, p.order)
+	}
 	for _, r := range roots {
 		if shown[r] {
 			p.processLine("", r)
@@ -59,6 +67,9 @@ func (p *printer) subtree(n *node, indent string, shown map[*node]bool, inKernel
 		if shown[c] {
 			kids = append(kids, c)
 		}
+	}
+	if p.order != nil {
+		slices.SortStableFunc(kids, p.order)
 	}
 	total := len(threads) + len(kids)
 	for i, th := range threads {
@@ -94,6 +105,9 @@ func (p *printer) processLine(prefix string, n *node) {
 	p.w.WriteString(strconv.Itoa(n.PID))
 	p.w.WriteString(") ")
 	p.w.WriteString(p.paint(n.Code()))
+	for _, f := range p.values {
+		p.w.WriteString(" " + f.name + "=" + f.text(p.t, n))
+	}
 	if p.long {
 		fmt.Fprintf(p.w, " %s %s %.1f%% %s %s", p.t.User(n), humanKiB(n.RSS*pageKiB), p.t.clock.CPUPercent(n.Stat), shortTime(p.t.clock.Started(n.Stat), p.t.clock.Now), p.t.Cmd(n))
 	}
@@ -135,9 +149,12 @@ func (p *printer) flat(nodes []*node, cols []field, header bool) {
 // json writes one JSON object per process with the given keys in order.
 func (p *printer) json(nodes []*node, cols []field) error {
 	for _, n := range nodes {
-		kv := make([]keyValue, len(cols))
-		for i, f := range cols {
-			kv[i] = keyValue{f.name, f.json(p.t, n)}
+		kv := make([]keyValue, 0, len(cols)+1)
+		if p.stamp != "" {
+			kv = append(kv, keyValue{"time", p.stamp})
+		}
+		for _, f := range cols {
+			kv = append(kv, keyValue{f.jsonKey(), f.json(p.t, n)})
 		}
 		if err := writeObject(p.w, kv); err != nil {
 			return err

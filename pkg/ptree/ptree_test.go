@@ -180,7 +180,7 @@ func TestParseFields(t *testing.T) {
 func run(t *testing.T, c *CLI) (string, int) {
 	t.Helper()
 	var out, errs bytes.Buffer
-	env := &cli.Env{Name: "ptree", Stdin: os.Stdin, Stdout: &out, Stderr: &errs}
+	env := &cli.Env{Name: "ptree", Stdout: &out, Stderr: &errs} // no stdin: PIDs come from arguments only
 	code := cli.Report(env, c.Run(env))
 	if errs.Len() > 0 {
 		t.Logf("stderr: %s", errs.String())

@@ -14,16 +14,20 @@ type selection struct {
 	name     *regexp.Regexp // name or command line; nil matches all
 	kernel   bool           // show kernel threads
 	self     int            // ptree's own PID, which -n never matches
+	top      map[*node]bool // --top's processes; nil matches all
 }
 
 // filtered reports whether any filter is set, so that a tree shows only
 // matches and their ancestors.
 func (s *selection) filtered() bool {
-	return s.states != "" || s.uids != nil || s.name != nil
+	return s.states != "" || s.uids != nil || s.name != nil || s.top != nil
 }
 
 // match reports whether n passes every filter.
 func (s *selection) match(t *table, n *node) bool {
+	if s.top != nil && !s.top[n] {
+		return false
+	}
 	if s.states != "" && !strings.ContainsRune(s.states, rune(n.State)) {
 		return false
 	}

@@ -19,6 +19,10 @@ type table struct {
 	byPID map[int]*node
 	nodes []*node // by PID
 	users map[int]string
+
+	before    *snapshot // counters at the start of the interval; nil: no rates
+	memTotal  lazy[uint64]
+	portIndex func() (portIndex, error) // read once, by whichever prefetch worker asks first
 }
 
 // node is one process and what has been read about it.
@@ -31,6 +35,47 @@ type node struct {
 	uidRead  bool
 	argv     []string // nil when unreadable
 	argvRead bool
+
+	more *more // the fields a plain tree does not read; nil until one is
+}
+
+// more holds what is read of a process for the fields of the same names.
+// It is allocated only when one is asked for: a plain tree of thousands of
+// processes does not pay for it.
+type more struct {
+	io     lazy[proc.IO]
+	fds    lazy[int]
+	wchan  lazy[string]
+	cgroup lazy[string]
+	ports  lazy[[]string]
+}
+
+// extra returns n's more, allocating it. Prefetch workers each own their
+// nodes, so this needs no lock.
+func (n *node) extra() *more {
+	if n.more == nil {
+		n.more = &more{}
+	}
+	return n.more
+}
+
+// lazy is a value read from the system on first use, and only then.
+type lazy[T any] struct {
+	v    T
+	ok   bool
+	done bool
+}
+
+// get returns the value, reading it the first time; ok is false when it
+// could not be read.
+func (l *lazy[T]) get(read func() (T, error)) (v T, ok bool) {
+	if !l.done {
+		l.done = true
+		if v, err := read(); err == nil {
+			l.v, l.ok = v, true
+		}
+	}
+	return l.v, l.ok
 }
 
 // scan reads the process table.
@@ -48,7 +93,8 @@ func scan() (*table, error) {
 
 // newTable links stat lines into a tree.
 func newTable(stats []proc.Stat, clock proc.Clock) *table {
-	t := &table{clock: clock, byPID: make(map[int]*node, len(stats)), nodes: make([]*node, len(stats)), users: map[int]string{}}
+	t := &table{clock: clock, byPID: make(map[int]*node, len(stats)), nodes: make([]*node, len(stats)), users: map[int]string{},
+		portIndex: sync.OnceValues(readPortIndex)}
 	for i := range stats {
 		n := &node{Stat: stats[i], uid: -1}
 		t.nodes[i] = n
@@ -77,11 +123,11 @@ func (t *table) roots() []*node {
 	return out
 }
 
-// prefetch reads the users and command lines of nodes (those asked for)
-// with one worker per CPU, as the scan does: with -l or -u on a big table
-// these reads are most of the run time. Each node is read by one worker
-// only, and user names are still resolved later, in one goroutine.
-func (t *table) prefetch(nodes []*node, uids, argvs bool) {
+// prefetch reads what reads asks of each of nodes with one worker per
+// CPU, as the scan does: with -l or -u on a big table these reads are most
+// of the run time. Each node is read by one worker only, and user names
+// are still resolved later, in one goroutine.
+func (t *table) prefetch(nodes []*node, reads []func(*table, *node)) {
 	workers := min(runtime.GOMAXPROCS(0), 4, len(nodes)/64+1)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -89,11 +135,8 @@ func (t *table) prefetch(nodes []*node, uids, argvs bool) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(nodes); i += workers {
-				if uids {
-					t.UID(nodes[i])
-				}
-				if argvs {
-					t.Argv(nodes[i])
+				for _, read := range reads {
+					read(t, nodes[i])
 				}
 			}
 		}()
