@@ -31,7 +31,7 @@ var (
 		"pqueue-nats":   {natsClient},             // pqueue with --url
 		"pqueued":       {natsServer, natsClient},
 		"pkit-complete": {gopsutil, natsServer, natsClient, completion, predictors}, // links every grammar
-		"ptree":         {gopsutil}, // %mem's memory total; ports on darwin (Linux reads /proc)
+		"ptree":         {gopsutil},                                                 // %mem's memory total; ports on darwin (Linux reads /proc)
 	}
 )
 
