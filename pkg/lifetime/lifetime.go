@@ -15,9 +15,10 @@
 // stopped group can act on it) to each group still alive, waits for the
 // grace period and sends KILL to what is left.
 //
-// The window between the start of a job and its registration with the
-// watchdog is covered on Linux by the parent-death signal: the job's leader
-// is killed by the kernel if the tool dies in it.
+// A tool calls Start before its first job, so that the watchdog runs before
+// any job does. The instant between the start of a job and its
+// registration is covered on Linux by the parent-death signal: the kernel
+// sends TERM to the job's leader if the tool dies in it.
 package lifetime
 
 import (
@@ -47,8 +48,8 @@ type Groups struct {
 }
 
 // New returns an empty set whose groups get grace between TERM and KILL
-// when they are stopped. The watchdog starts with the first Add, so a tool
-// call that starts no work starts no process.
+// when they are stopped. No process starts until Start or Add, so a tool
+// call that starts no work starts no watchdog.
 func New(grace time.Duration) *Groups {
 	return &Groups{grace: grace, live: map[int]bool{}}
 }
@@ -56,19 +57,36 @@ func New(grace time.Duration) *Groups {
 // Grace is the time between TERM and KILL.
 func (g *Groups) Grace() time.Duration { return g.grace }
 
-// Add registers the process group pgid, just started, with the watchdog.
-// An error means the job is not protected against the tool's death: the
-// caller should stop the job and report the error.
-func (g *Groups) Add(pgid int) error {
+// Start starts the watchdog if it does not run yet. Call it before
+// starting the first job: a job started before the watchdog runs has only
+// its leader covered (by the parent-death signal) until Add, and a child it
+// forks in that time would outlive a tool killed then.
+func (g *Groups) Start() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.start()
+}
+
+// start is Start with g.mu held.
+func (g *Groups) start() error {
 	if g.closed {
 		return errors.New("lifetime: groups already closed")
 	}
 	if g.pipe == nil {
-		if err := g.startWatchdog(); err != nil {
-			return err
-		}
+		return g.startWatchdog()
+	}
+	return nil
+}
+
+// Add registers the process group pgid, just started, with the watchdog,
+// starting the watchdog if Start was not called. An error means the job
+// is not protected against the tool's death: the caller should stop the
+// job and report the error.
+func (g *Groups) Add(pgid int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.start(); err != nil {
+		return err
 	}
 	g.live[pgid] = true
 	if _, err := g.pipe.WriteString("+" + strconv.Itoa(pgid) + "\n"); err != nil {

@@ -72,6 +72,11 @@ func (c *CLI) serve(env *cli.Env) error {
 	}
 	groups := lifetime.New(opts.Grace)
 	defer groups.Close()
+	// A server's handlers come at any time: its watchdog runs from the
+	// start, so that none starts before it.
+	if err := groups.Start(); err != nil {
+		return err
+	}
 	opts.Groups = groups
 	err = listen.Run(opts, env.Stdout)
 	var ee *cli.ExitError

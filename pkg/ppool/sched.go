@@ -213,6 +213,13 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		return nil, r
 	}
 	env := append(p.baseEnv[:len(p.baseEnv):len(p.baseEnv)], "PPOOL_SEQ="+strconv.Itoa(j.seq), "PPOOL_SLOT="+strconv.Itoa(slot))
+	if err := p.groups.Start(); err != nil {
+		closePipes()
+		p.fatal(err)
+		r.exit = cli.ExitFail
+		r.runtime = time.Since(r.start)
+		return nil, r
+	}
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{devNull.Fd(), stdout.Fd(), stderr.Fd()},

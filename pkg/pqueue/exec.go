@@ -111,13 +111,16 @@ func (c *GetCmd) runOne(ctx context.Context, env *cli.Env, q queue.Queue, groups
 		q.Nack(bg, it.ID, 0)
 		return 0, nil
 	}
+	if err := groups.Start(); err != nil {
+		q.Nack(bg, it.ID, 0)
+		return 0, err
+	}
 	if err := cmd.Start(); err != nil {
 		q.Nack(bg, it.ID, c.nackDelay(it))
 		return 0, cli.Exitf(cli.ExitNotExec, "%s: %v", c.Cmd[0], err)
 	}
-	// The lease learns the group first: it is one write, where the first
-	// Add starts the watchdog. Should pqueue die in between, the item then
-	// waits for the group rather than running twice.
+	// The lease learns the group first: should pqueue die before Add, the
+	// item then waits for the group rather than running twice.
 	pgid := cmd.Process.Pid
 	if err := q.Attach(bg, it.ID, pgid); err != nil {
 		env.Warnf("attach process group %d to lease %s: %v", pgid, it.ID, err)

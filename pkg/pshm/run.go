@@ -81,6 +81,9 @@ func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.D
 		// Also when the exec fails: the child took the terminal first.
 		defer takeTerminal(env.Stdin)
 	}
+	if err := groups.Start(); err != nil {
+		return 0, err
+	}
 	if err := cmd.Start(); err != nil {
 		switch {
 		case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):

@@ -237,7 +237,6 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 		}
 	}
 	attr := lifetime.Attr()
-	softDeathSignal(attr)
 	attr.Pgid = s.pgid
 	if s.tty >= 0 && s.pgid == 0 {
 		attr.Foreground, attr.Ctty = true, s.tty
@@ -245,6 +244,9 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	// syscall.ForkExec rather than os.StartProcess: the latter first forks
 	// a throw-away child to probe pidfd support, which costs a fork per
 	// process, and the jobs are reaped by wait4(-1) in reap anyway.
+	if err := s.groups.Start(); err != nil {
+		return nil, err
+	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: s.sp.Cwd, Env: env, Files: fds, Sys: attr})
 	if err != nil {
 		return nil, &fs.PathError{Op: "exec", Path: j.Argv[0], Err: err}

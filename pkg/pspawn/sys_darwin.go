@@ -2,7 +2,6 @@ package pspawn
 
 import (
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +26,3 @@ func otherChildren(except int) bool { return false }
 // callerPID is pspawn's parent: darwin offers no way to tell a subshell
 // from the shell that forked it.
 func callerPID() int { return os.Getppid() }
-
-// softDeathSignal does nothing: darwin has no parent-death signal.
-func softDeathSignal(attr *syscall.SysProcAttr) {}

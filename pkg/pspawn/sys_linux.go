@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/pkit-sh/pkit/pkg/proc"
 	"golang.org/x/sys/unix"
@@ -71,13 +70,4 @@ func forkOf(pid, parent int) bool {
 	aux, err1 := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/auxv")
 	paux, err2 := os.ReadFile("/proc/" + strconv.Itoa(parent) + "/auxv")
 	return err1 == nil && err2 == nil && len(aux) > 0 && bytes.Equal(aux, paux)
-}
-
-// softDeathSignal makes the leader's parent-death signal TERM, not KILL:
-// after the supervisor's death the watchdog sends the group TERM and KILL
-// after --grace, and the leader gets the same chance to clean up.
-func softDeathSignal(attr *syscall.SysProcAttr) {
-	if attr.Pdeathsig != 0 {
-		attr.Pdeathsig = syscall.SIGTERM
-	}
 }
