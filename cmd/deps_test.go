@@ -29,6 +29,7 @@ var lean = map[string][]string{
 	"pqueue-nats": {gopsutil, natsServer, completion, predictors}, // pqueue with --url
 	"pqueued":     {gopsutil, completion, predictors},
 	"pshm":        {gopsutil, natsServer, natsClient, completion, predictors},
+	"pshm-nats":   {gopsutil, natsServer, completion, predictors}, // pshm with --url
 	"pspawn":      {gopsutil, natsServer, natsClient, completion, predictors},
 	"ptree":       {gopsutil, natsServer, natsClient, completion, predictors},
 }

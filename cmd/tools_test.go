@@ -11,6 +11,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/pspawn"
 	"github.com/pkit-sh/pkit/pkg/ptree"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
+	"github.com/pkit-sh/pkit/pkg/sharedstate/natsstate"
 )
 
 // tool is one pkit binary as the tests see it.
@@ -24,6 +25,7 @@ type tool struct {
 var tools = []tool{
 	{"ptree", ptree.Main, ptree.Command},
 	{"pshm", pshm.Main, pshm.Command},
+	{"pshm-nats", func(args []string) int { return pshm.RemoteMain(args, natsstate.Open) }, pshm.Command},
 	{"pqueue", func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
 	{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
 	{"pspawn", pspawn.Main, pspawn.Command},
@@ -34,7 +36,8 @@ var tools = []tool{
 	// TOOLS: one line per binary, keep this marker last
 }
 
-// helpers are the binaries that users never type: a tool runs pqueue-nats,
+// helpers are the binaries that users never type: a tool runs pqueue-nats
+// or pshm-nats,
 // the completion scripts run pkit-complete. The page named by the value
 // documents each; they have no page or completions of their own.
-var helpers = map[string]string{"pqueue-nats": "pqueue.1", "pkit-complete": "pkit.7"}
+var helpers = map[string]string{"pqueue-nats": "pqueue.1", "pshm-nats": "pshm.1", "pkit-complete": "pkit.7"}

@@ -23,6 +23,8 @@ import (
 
 // CLI is pshm's command line.
 type CLI struct {
+	Remote // --url: the objects of a NATS server (remote.go)
+
 	Create  createCmd  `cmd:"" help:"Create a value or array (or a lock, sem, event, barrier or dict)."`
 	Get     getCmd     `cmd:"" help:"Print elements: NAME, NAME[I] or NAME[A:B]."`
 	Set     setCmd     `cmd:"" help:"Set elements from NAME[I] on."`
@@ -58,7 +60,7 @@ func Main(args []string) int {
 // building the kong model: that takes about a millisecond, more than the
 // operation itself. The commands behave exactly as through kong.
 func fastPath(args []string) (int, bool) {
-	if len(args) < 2 {
+	if len(args) < 2 || os.Getenv("PSHM_URL") != "" {
 		return 0, false
 	}
 	if (args[0] == "lock" || args[0] == "sem") && len(args) >= 4 && args[2] == "--" && !strings.HasPrefix(args[1], "-") {
@@ -102,6 +104,13 @@ func fastPath(args []string) (int, bool) {
 // (--init -1 → --init=-1). Commands that run a command (lock, sem) are left
 // alone.
 func negativeNumbers(args []string) []string {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "--" {
+		n := 1 // a global flag before the command (--url URL)
+		if valueFlags[args[0]] && len(args) > 1 {
+			n = 2
+		}
+		return append(args[:n:n], negativeNumbers(args[n:])...)
+	}
 	if len(args) == 0 || args[0] == "lock" || args[0] == "sem" {
 		return args
 	}
@@ -149,7 +158,8 @@ func anyNegative(args []string) bool {
 }
 
 // valueFlags are pshm's flags that take a value as the next argument.
-var valueFlags = map[string]bool{"--init": true, "--until": true, "--timeout": true, "-t": true, "--mode": true, "--len": true, "-n": true, "--owner": true, "--slots": true, "--parties": true}
+var valueFlags = map[string]bool{"--init": true, "--until": true, "--timeout": true, "-t": true, "--mode": true, "--len": true, "-n": true, "--owner": true, "--slots": true, "--parties": true,
+	"--url": true, "--ttl": true, "--token": true, "--user": true, "--password": true, "--creds": true, "--tls-ca": true, "--tls-cert": true, "--tls-key": true}
 
 // isNegativeNumber reports -1, -0x1f, -.5, -inf and the like.
 func isNegativeNumber(s string) bool {

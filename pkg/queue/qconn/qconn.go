@@ -25,25 +25,36 @@ type Dialer func(url string, auth queue.Auth) (queue.Backend, error)
 // Flags selects a queue backend. Embed it in a kong grammar; each flag
 // defaults to its environment variable.
 type Flags struct {
-	Dir      string `name:"dir" env:"PQUEUE_DIR" placeholder:"DIR" group:"Queue location" help:"Directory of the local queues (default: the pkit runtime directory's queues/; use a persistent one such as /var/lib/NAME to survive reboots)."`
-	URL      string `name:"url" env:"PQUEUE_URL" placeholder:"URL" group:"Queue location" help:"Use the queues of the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of a local directory."`
-	Token    string `name:"token" env:"PQUEUE_TOKEN" placeholder:"T" group:"Queue location" help:"With --url: authenticate with this token."`
-	User     string `name:"user" env:"PQUEUE_USER" placeholder:"U" group:"Queue location" help:"With --url: authenticate as this user (with --password)."`
-	Password string `name:"password" env:"PQUEUE_PASSWORD" placeholder:"P" group:"Queue location" help:"With --url: password of --user (prefer $$PQUEUE_PASSWORD: arguments are visible to other users)."`
-	Creds    string `name:"creds" env:"PQUEUE_CREDS" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: authenticate with this NATS credentials file (JWT and NKey seed)."`
-	TLSCA    string `name:"tls-ca" env:"PQUEUE_TLS_CA" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: verify the server's certificate with this CA (PEM)."`
-	TLSCert  string `name:"tls-cert" env:"PQUEUE_TLS_CERT" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: present this client certificate (PEM, with --tls-key)."`
-	TLSKey   string `name:"tls-key" env:"PQUEUE_TLS_KEY" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: private key of --tls-cert (PEM)."`
+	Dir    string `name:"dir" env:"PQUEUE_DIR" placeholder:"DIR" group:"Queue location" help:"Directory of the local queues (default: the pkit runtime directory's queues/; use a persistent one such as /var/lib/NAME to survive reboots)."`
+	URL    string `name:"url" env:"PQUEUE_URL" placeholder:"URL" group:"Queue location" help:"Use the queues of the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of a local directory."`
+	Server `embed:"" envprefix:"PQUEUE_" group:"Queue location"`
+}
+
+// Server holds the credentials for a NATS server given by a tool's --url
+// and how to check its certificate. Embed it with the tool's envprefix
+// (PQUEUE_, PSHM_): each flag defaults to that prefix's variable.
+type Server struct {
+	Token    string `name:"token" env:"TOKEN" placeholder:"T" help:"With --url: authenticate with this token."`
+	User     string `name:"user" env:"USER" placeholder:"U" help:"With --url: authenticate as this user (with --password)."`
+	Password string `name:"password" env:"PASSWORD" placeholder:"P" help:"With --url: password of --user (prefer $$${env}: arguments are visible to other users) ($$${env})."`
+	Creds    string `name:"creds" env:"CREDS" type:"path" placeholder:"FILE" help:"With --url: authenticate with this NATS credentials file (JWT and NKey seed)."`
+	TLSCA    string `name:"tls-ca" env:"TLS_CA" type:"path" placeholder:"FILE" help:"With --url: verify the server's certificate with this CA (PEM)."`
+	TLSCert  string `name:"tls-cert" env:"TLS_CERT" type:"path" placeholder:"FILE" help:"With --url: present this client certificate (PEM, with --tls-key)."`
+	TLSKey   string `name:"tls-key" env:"TLS_KEY" type:"path" placeholder:"FILE" help:"With --url: private key of --tls-cert (PEM)."`
 }
 
 // FromEnv returns the Flags that the environment alone gives: what a
 // kong parse without options fills in.
 func FromEnv() Flags {
-	return Flags{
-		Dir: os.Getenv("PQUEUE_DIR"), URL: os.Getenv("PQUEUE_URL"),
-		Token: os.Getenv("PQUEUE_TOKEN"), User: os.Getenv("PQUEUE_USER"), Password: os.Getenv("PQUEUE_PASSWORD"),
-		Creds: os.Getenv("PQUEUE_CREDS"), TLSCA: os.Getenv("PQUEUE_TLS_CA"),
-		TLSCert: os.Getenv("PQUEUE_TLS_CERT"), TLSKey: os.Getenv("PQUEUE_TLS_KEY"),
+	return Flags{Dir: os.Getenv("PQUEUE_DIR"), URL: os.Getenv("PQUEUE_URL"), Server: ServerFromEnv("PQUEUE_")}
+}
+
+// ServerFromEnv returns the Server that the variables of prefix env give.
+func ServerFromEnv(env string) Server {
+	return Server{
+		Token: os.Getenv(env + "TOKEN"), User: os.Getenv(env + "USER"), Password: os.Getenv(env + "PASSWORD"),
+		Creds: os.Getenv(env + "CREDS"), TLSCA: os.Getenv(env + "TLS_CA"),
+		TLSCert: os.Getenv(env + "TLS_CERT"), TLSKey: os.Getenv(env + "TLS_KEY"),
 	}
 }
 
@@ -52,9 +63,14 @@ func (f *Flags) Remote() bool { return f.URL != "" }
 
 // Auth returns the NATS credentials of f, or a usage error for a
 // combination that cannot work.
-func (f *Flags) Auth() (queue.Auth, error) {
-	a := queue.Auth{Token: f.Token, User: f.User, Password: f.Password, Creds: f.Creds,
-		TLSCA: f.TLSCA, TLSCert: f.TLSCert, TLSKey: f.TLSKey}
+func (f *Flags) Auth() (queue.Auth, error) { return f.Server.Auth("PQUEUE_") }
+
+// Auth returns the NATS credentials of s, or a usage error for a
+// combination that cannot work; env is the prefix of the tool's
+// environment variables, for the messages.
+func (s *Server) Auth(env string) (queue.Auth, error) {
+	a := queue.Auth{Token: s.Token, User: s.User, Password: s.Password, Creds: s.Creds,
+		TLSCA: s.TLSCA, TLSCert: s.TLSCert, TLSKey: s.TLSKey}
 	methods := 0
 	for _, set := range []bool{a.Token != "", a.User != "", a.Creds != ""} {
 		if set {
@@ -65,7 +81,7 @@ func (f *Flags) Auth() (queue.Auth, error) {
 	case methods > 1:
 		return a, cli.Usagef("use one of --token, --user/--password and --creds")
 	case a.User != "" && a.Password == "":
-		return a, cli.Usagef("--user needs --password (or $PQUEUE_PASSWORD)")
+		return a, cli.Usagef("--user needs --password (or $%sPASSWORD)", env)
 	case a.User == "" && a.Password != "":
 		return a, cli.Usagef("--password needs --user")
 	case (a.TLSCert == "") != (a.TLSKey == ""):
