@@ -178,7 +178,8 @@ func killMarked(mark string) {
 // "KEY PID start|tick|end NANOSECONDS" lines to the file events while it
 // runs, a tick every 10 ms for about n ticks.
 func holdScript(events, key string, n int) string {
-	stamp := fmt.Sprintf(`echo "%s $$ %%s $(date +%%s%%N)" >> %s`, key, events)
+	// Formatted twice: date's %s and %N are doubled twice.
+	stamp := fmt.Sprintf(`echo "%s $$ %%s $(date +%%%%s%%%%N)" >> %s`, key, events)
 	return fmt.Sprintf(`%s; i=0; while [ $i -lt %d ]; do %s; sleep 0.01; i=$((i+1)); done; %s`,
 		fmt.Sprintf(stamp, "start"), n, fmt.Sprintf(stamp, "tick"), fmt.Sprintf(stamp, "end"))
 }
