@@ -2,7 +2,14 @@ package cmd_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -320,4 +327,81 @@ func lastEvent(t *testing.T, events string) time.Time {
 		}
 	}
 	return time.Unix(0, last)
+}
+
+// TestPshmNatsTLS: against a server that requires TLS and client
+// certificates, pshm --url works with --tls-ca, --tls-cert and --tls-key
+// (here from $PSHM_TLS_*) and is refused with exit 2 and a hint without
+// them.
+func TestPshmNatsTLS(t *testing.T) {
+	dir := t.TempDir()
+	newCert := func(tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		if ca == nil {
+			ca, caKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(crand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der, key
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyDER := func(k *ecdsa.PrivateKey) []byte { b, _ := x509.MarshalECPrivateKey(k); return b }
+	caDER, caKey := newCert(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pshm test CA"},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
+	ca, _ := x509.ParseCertificate(caDER)
+	srvDER, srvKey := newCert(&x509.Certificate{SerialNumber: big.NewInt(2), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, caKey)
+	cliDER, cliKey := newCert(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "worker"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, caKey)
+	caFile := write("ca.pem", "CERTIFICATE", caDER)
+	srv, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:0", StoreDir: t.TempDir(),
+		TLSCert: write("srv.pem", "CERTIFICATE", srvDER), TLSKey: write("srv-key.pem", "EC PRIVATE KEY", keyDER(srvKey)), TLSCA: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	p := &pshmNats{dir: dir, bin: toolBin(t)}
+	base := append(os.Environ(), "PSHM_URL="+srv.URL(), "PKIT_DIR="+filepath.Join(dir, ".pkit"),
+		"PATH="+p.bin+string(os.PathListSeparator)+os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0")
+	for _, tc := range []struct {
+		name string
+		env  []string
+	}{
+		{"no CA", nil},
+		{"no client certificate", []string{"PSHM_TLS_CA=" + caFile}},
+	} {
+		p.env = append(base, tc.env...)
+		out, err := p.cmd("pshm", "get", "c").CombinedOutput()
+		if code := exitOf(err); code != 2 || !strings.Contains(string(out), "check --tls-ca, --tls-cert and --tls-key") {
+			t.Errorf("%s: exit %d, want 2 and a hint; output:\n%s", tc.name, code, out)
+		}
+	}
+	p.env = append(base, "PSHM_TLS_CA="+caFile, "PSHM_TLS_CERT="+write("cli.pem", "CERTIFICATE", cliDER),
+		"PSHM_TLS_KEY="+write("cli-key.pem", "EC PRIVATE KEY", keyDER(cliKey)))
+	if out := p.run(t, "pshm create c i32 --init 41 && pshm add c 1"); out != "42" {
+		t.Fatalf("over TLS: %q", out)
+	}
+}
+
+// exitOf is the exit status of a finished exec.Cmd given its error.
+func exitOf(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
