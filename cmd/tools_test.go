@@ -25,7 +25,7 @@ type tool struct {
 var tools = []tool{
 	{"ptree", ptree.Main, ptree.Command},
 	{"pshm", pshm.Main, pshm.Command},
-	{"pshm-nats", func(args []string) int { return pshm.RemoteMain(args, natsstate.Open) }, pshm.Command},
+	{"pshm-nats", func(args []string) int { return pshm.RemoteMain(args, natsstate.Open) }, pshm.RemoteCommand},
 	{"pqueue", func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
 	{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
 	{"pspawn", pspawn.Main, pspawn.Command},

@@ -49,6 +49,9 @@ func Command() *cli.Command {
 
 // Main runs pshm with args and returns its exit status.
 func Main(args []string) int {
+	if code, ok := handOff(args); ok {
+		return code
+	}
 	if code, ok := fastPath(args); ok {
 		return code
 	}
@@ -60,7 +63,7 @@ func Main(args []string) int {
 // building the kong model: that takes about a millisecond, more than the
 // operation itself. The commands behave exactly as through kong.
 func fastPath(args []string) (int, bool) {
-	if len(args) < 2 || os.Getenv("PSHM_URL") != "" {
+	if len(args) < 2 {
 		return 0, false
 	}
 	if (args[0] == "lock" || args[0] == "sem") && len(args) >= 4 && args[2] == "--" && !strings.HasPrefix(args[1], "-") {

@@ -20,8 +20,8 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/lifetime"
+	"github.com/pkit-sh/pkit/pkg/natsauth"
 	"github.com/pkit-sh/pkit/pkg/queue"
-	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 	"github.com/pkit-sh/pkit/pkg/sharedstate"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
@@ -29,46 +29,63 @@ import (
 // Dialer opens the objects of the server at url (natsstate.Open).
 type Dialer func(url string, auth queue.Auth) (sharedstate.Store, error)
 
-// Remote selects a NATS JetStream server instead of this machine's shared
-// memory. pshm itself does not link the NATS client (it would slow every
-// local call): it hands calls with --url to its companion pshm-nats, which
-// runs the same command line against the server (RemoteMain).
+// Remote is the option that puts the objects on a NATS JetStream server.
+// pshm itself does not link the NATS client, nor even parse the options
+// that go with --url (each costs every call's parse): it hands calls for a
+// server to its companion pshm-nats (handOff), which runs pshm's command
+// line with them against the server (RemoteMain).
 type Remote struct {
-	URL          string       `name:"url" env:"PSHM_URL" placeholder:"URL" group:"Across machines" help:"Keep the objects on the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of this machine's shared memory."`
-	TTL          cli.Duration `name:"ttl" env:"PSHM_TTL" placeholder:"DUR" group:"Across machines" help:"With --url: lease of lock and sem, renewed while the command runs (default 10s, at least 1s)."`
-	qconn.Server `embed:"" envprefix:"PSHM_" group:"Across machines"`
+	URL string `name:"url" env:"PSHM_URL" placeholder:"URL" group:"Across machines" help:"Keep the objects on the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of this machine's shared memory; see pshm(1) for --ttl, --token, --user, --password, --creds and --tls-*."`
+}
 
-	dial Dialer // nil in pshm: see handOff
+// Server is the rest of the options of a call for a server.
+type Server struct {
+	TTL             cli.Duration `name:"ttl" env:"PSHM_TTL" placeholder:"DUR" group:"Across machines" help:"With --url: lease of lock and sem, renewed while the command runs (default 10s, at least 1s)."`
+	natsauth.Server `embed:"" envprefix:"PSHM_" group:"Across machines"`
+}
+
+// serverCLI is pshm-nats's command line: pshm's and Server.
+type serverCLI struct {
+	CLI    `embed:""`
+	Server `embed:""`
 }
 
 // companion is the pshm that links the NATS client, installed with pshm.
 const companion = "pshm-nats"
 
-// AfterApply hands a call with --url to the companion (handOff) once kong
-// has checked the command line, before anything is read or written.
-func (c *CLI) AfterApply(kctx *kong.Context) error { return c.Remote.handOff(kctx.Args) }
-
 // handOff replaces the process with the companion, given the same
-// arguments and environment, when the objects are on a server and this
-// binary cannot reach them. The process keeps its PID. It returns only on
-// failure, as a usage error.
-func (r *Remote) handOff(args []string) error {
-	if r.dial != nil || r.URL == "" {
-		return nil
+// arguments and environment, when the call is for a server ($PSHM_URL, or
+// --url among the options before any --, where kong reads it). The process
+// keeps its PID. Failing, it reports a usage error: a retry will not help.
+func handOff(args []string) (int, bool) {
+	remote := os.Getenv("PSHM_URL") != ""
+	for _, a := range args {
+		if a == "--" || remote {
+			break
+		}
+		remote = a == "--url" || strings.HasPrefix(a, "--url=")
+	}
+	if !remote {
+		return 0, false
 	}
 	path, err := cli.CompanionPath(companion)
 	if err == nil {
 		err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
 	}
-	return cli.Usagef("--url needs %s, installed with pshm: %v", companion, err)
+	env := &cli.Env{Name: "pshm", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	return cli.Report(env, cli.Usagef("--url needs %s, installed with pshm: %v", companion, err)), true
+}
+
+// RemoteCommand is pshm-nats's description: pshm's, with Server.
+func RemoteCommand() *cli.Command {
+	return &cli.Command{Name: "pshm", Help: Command().Help, Grammar: &serverCLI{}}
 }
 
 // RemoteMain runs pshm's command line with dial for --url: pshm-nats's
 // main. Without --url it behaves as pshm.
 func RemoteMain(args []string, dial Dialer) int {
-	cmd := &cli.Command{Name: "pshm", Help: Command().Help, Grammar: &CLI{Remote: Remote{dial: dial}}}
-	return cli.RunWith(cmd, negativeNumbers(args), func(kctx *kong.Context, env *cli.Env) error {
-		root := kctx.Model.Target.Addr().Interface().(*CLI)
+	return cli.RunWith(RemoteCommand(), negativeNumbers(args), func(kctx *kong.Context, env *cli.Env) error {
+		root := kctx.Model.Target.Addr().Interface().(*serverCLI)
 		if root.URL == "" {
 			return kctx.Run(env)
 		}
@@ -76,23 +93,23 @@ func RemoteMain(args []string, dial Dialer) int {
 		if !ok {
 			return cli.Usagef("%s is not available with --url", kctx.Selected().Name)
 		}
-		s, err := root.Remote.store()
+		s, err := root.Server.store(root.URL, dial)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		return rc.remote(env, s, &root.Remote)
+		return rc.remote(env, s, &root.Server)
 	})
 }
 
 // remoteCmd is a command that runs against a Store.
 type remoteCmd interface {
-	remote(env *cli.Env, s sharedstate.Store, r *Remote) error
+	remote(env *cli.Env, s sharedstate.Store, r *Server) error
 }
 
-// store connects to the server. Credentials it refuses and failed TLS are
-// usage errors (exit 2): a retry will not help.
-func (r *Remote) store() (sharedstate.Store, error) {
+// store connects to the server at url. Credentials it refuses and failed
+// TLS are usage errors (exit 2): a retry will not help.
+func (r *Server) store(url string, dial Dialer) (sharedstate.Store, error) {
 	auth, err := r.Server.Auth("PSHM_")
 	if err != nil {
 		return nil, err
@@ -100,7 +117,7 @@ func (r *Remote) store() (sharedstate.Store, error) {
 	if r.TTL != 0 && r.TTL.D() < time.Second {
 		return nil, cli.Usagef("--ttl %s is shorter than 1s", r.TTL.D())
 	}
-	s, err := r.dial(r.URL, auth)
+	s, err := dial(url, auth)
 	if errors.Is(err, queue.ErrRefused) || errors.Is(err, queue.ErrTLS) {
 		return nil, cli.Exit(cli.ExitUsage, err)
 	}
@@ -131,7 +148,7 @@ func remoteRef(ctx context.Context, s sharedstate.Store, str string) (sharedstat
 	return ob, r, r.resolve(ob.Spec.Len)
 }
 
-func (c *createCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *createCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -165,7 +182,7 @@ func (c *createCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return nil
 }
 
-func (c *getCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *getCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	ob, r, err := remoteRef(ctx, s, c.Ref)
@@ -183,7 +200,7 @@ func (c *getCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return nil
 }
 
-func (c *setCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *setCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	ob, r, err := remoteRef(ctx, s, c.Ref)
@@ -203,7 +220,7 @@ func (c *setCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return fail(s.Set(ctx, r.name, r.start, vals))
 }
 
-func (c *addCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *addCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	ob, r, err := remoteRef(ctx, s, c.Ref)
@@ -227,7 +244,7 @@ func (c *addCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return err
 }
 
-func (c *casCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *casCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	ob, r, err := remoteRef(ctx, s, c.Ref)
@@ -252,7 +269,7 @@ func (c *casCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return nil
 }
 
-func (c *waitCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *waitCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	octx, cancel := opContext()
 	ob, r, err := remoteRef(octx, s, c.Ref)
 	cancel()
@@ -289,14 +306,14 @@ func (c *waitCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return err
 }
 
-func (c *lockCmd) remote(env *cli.Env, s sharedstate.Store, r *Remote) error {
+func (c *lockCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
 	return holdRemote(env, s, r, "lock "+c.Name, c.Name, 0, c.Acquire, c.Release, c.Owner, c.Timeout, command(c.Cmd))
 }
 
-func (c *semCmd) remote(env *cli.Env, s sharedstate.Store, r *Remote) error {
+func (c *semCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
 	if err := cli.ValidName("semaphore", c.Name); err != nil {
 		return err
 	}
@@ -312,7 +329,7 @@ func (c *semCmd) remote(env *cli.Env, s sharedstate.Store, r *Remote) error {
 // holdRemote takes a lease on a slot of name (a lock when slots is 0) and
 // prints its fencing token (acquire: the lease then lasts its TTL, as
 // nothing renews it once pshm has exited), or runs argv holding it.
-func holdRemote(env *cli.Env, s sharedstate.Store, r *Remote, what, name string, slots int, acquire, release bool, owner int, timeout cli.Duration, argv []string) error {
+func holdRemote(env *cli.Env, s sharedstate.Store, r *Server, what, name string, slots int, acquire, release bool, owner int, timeout cli.Duration, argv []string) error {
 	switch {
 	case release:
 		return cli.Usagef("--release is not available with --url: a lease taken with --acquire ends with its --ttl")
@@ -396,7 +413,7 @@ func runLeased(env *cli.Env, lease sharedstate.Lease, what string, ttl time.Dura
 	}
 }
 
-func (c *eventCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *eventCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -423,7 +440,7 @@ func (c *eventCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return done(s.WaitEvent(wctx, c.Name))
 }
 
-func (c *barrierCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *barrierCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -444,7 +461,7 @@ func (c *barrierCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error 
 	return done(s.Barrier(ctx, c.Name, parties))
 }
 
-func (c *dictCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *dictCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -525,7 +542,7 @@ func remoteType(ob sharedstate.Object) string {
 	return ob.Spec.Kind.String()
 }
 
-func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if c.Sems {
 		return cli.Usagef("--sems lists this machine's glibc semaphores: not available with --url")
 	}
@@ -546,7 +563,7 @@ func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return w.Flush()
 }
 
-func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
 	if err != nil {
 		return err
@@ -575,7 +592,7 @@ func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
 	return worst
 }
 
-func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Remote) error {
+func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	for _, n := range c.Names {
