@@ -21,6 +21,7 @@ var suites = []Suite{
 	ppoolListenSuite,
 	pjoinSuite,
 	pqueueNatsSuite,
+	pshmNatsSuite,
 	ppoolSuite,
 	// SUITES: one line per tool, keep this marker last
 }

@@ -350,7 +350,7 @@ func holdRemote(env *cli.Env, s sharedstate.Store, r *Server, what, name string,
 	}
 	ttl := r.TTL.D()
 	if ttl == 0 {
-		ttl = 10 * time.Second
+		ttl = sharedstate.DefaultTTL
 	}
 	return runLeased(env, lease, what, ttl, argv, "PSHM_FENCE="+fence)
 }

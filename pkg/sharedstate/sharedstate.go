@@ -19,6 +19,10 @@ import (
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
+// DefaultTTL is the lease of a held slot when Acquire is given none, in
+// stores whose leases have a TTL.
+const DefaultTTL = 10 * time.Second
+
 // ErrLeaseLost ends a lease that could not be renewed before it ran out:
 // another holder may have the lock now.
 var ErrLeaseLost = errors.New("lease lost")

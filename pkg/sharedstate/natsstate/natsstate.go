@@ -35,8 +35,6 @@ import (
 const (
 	// Bucket is the key-value bucket of every object.
 	Bucket = "PKIT_SHM"
-	// DefaultTTL is the lease of a held slot when Acquire is given none.
-	DefaultTTL = 10 * time.Second
 	// MinTTL is the shortest lease: renewals and the holder's shutdown
 	// both happen within it.
 	MinTTL = time.Second
@@ -652,7 +650,6 @@ func (l *lease) renew(since time.Time) {
 		ack, err := js.Publish(ctx, subject, []byte(strconv.FormatUint(l.fence, 10)),
 			jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(l.ttl))
 		cancel()
-		var apiErr *jetstream.APIError
 		switch {
 		case err == nil:
 			l.mu.Lock()
@@ -660,11 +657,12 @@ func (l *lease) renew(since time.Time) {
 			l.mu.Unlock()
 			deadline = sent.Add(l.ttl * 3 / 4)
 			tick.Reset(l.ttl / 4)
-		case errors.As(err, &apiErr):
-			close(l.lost) // the server refused: the key is no longer ours
+		case conflict(err):
+			close(l.lost) // the key expired or changed hands: not ours
 			return
 		default:
-			// Unreachable for now: try again soon, until the deadline.
+			// Unreachable or busy for now: try again soon, until the
+			// deadline.
 			tick.Reset(min(l.ttl/20, 100*time.Millisecond))
 		}
 	}
@@ -675,7 +673,7 @@ func (l *lease) renew(since time.Time) {
 // deleted or expires.
 func (s *Store) Acquire(ctx context.Context, name string, slots int, ttl time.Duration) (sharedstate.Lease, error) {
 	if ttl == 0 {
-		ttl = DefaultTTL
+		ttl = sharedstate.DefaultTTL
 	}
 	if ttl < MinTTL {
 		return nil, fmt.Errorf("lease TTL %s is shorter than %s", ttl, MinTTL)
