@@ -164,9 +164,13 @@ func (d *doc) object(name string) sharedstate.Object {
 	return ob
 }
 
-func decode(name string, e jetstream.KeyValueEntry) (*doc, error) {
+func decode(name string, e jetstream.KeyValueEntry) (*doc, error) { return decodeDoc(name, e.Value()) }
+
+// decodeDoc parses an object as stored: anything a client of the bucket
+// wrote, so it is checked before use.
+func decodeDoc(name string, b []byte) (*doc, error) {
 	var d doc
-	if err := json.Unmarshal(e.Value(), &d); err != nil {
+	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("%s: bad object in bucket %s: %w", name, Bucket, err)
 	}
 	if d.Type != "" {
@@ -175,6 +179,12 @@ func decode(name string, e jetstream.KeyValueEntry) (*doc, error) {
 			return nil, fmt.Errorf("%s: bad object in bucket %s: %w", name, Bucket, err)
 		}
 		d.typ = t
+	}
+	switch k := d.kind(); {
+	case k == 0:
+		return nil, fmt.Errorf("%s: bad object in bucket %s: kind %q", name, Bucket, d.Kind)
+	case k == shm.KindValue && (d.Type == "" || d.Len < 1 || len(d.Vals) != d.Len):
+		return nil, fmt.Errorf("%s: bad value in bucket %s: type %q, %d of %d element(s)", name, Bucket, d.Type, len(d.Vals), d.Len)
 	}
 	return &d, nil
 }
