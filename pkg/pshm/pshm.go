@@ -162,7 +162,7 @@ func anyNegative(args []string) bool {
 
 // valueFlags are pshm's flags that take a value as the next argument.
 var valueFlags = map[string]bool{"--init": true, "--until": true, "--timeout": true, "-t": true, "--mode": true, "--len": true, "-n": true, "--owner": true, "--slots": true, "--parties": true,
-	"--url": true, "--ttl": true, "--token": true, "--user": true, "--password": true, "--creds": true, "--tls-ca": true, "--tls-cert": true, "--tls-key": true}
+	"--url": true, "--ttl": true, "--token": true, "--user": true, "--password": true, "--creds": true, "--tls-ca": true, "--tls-cert": true, "--tls-key": true, "--fence": true}
 
 // isNegativeNumber reports -1, -0x1f, -.5, -inf and the like.
 func isNegativeNumber(s string) bool {

@@ -41,6 +41,7 @@ type Remote struct {
 // Server is the rest of the options of a call for a server.
 type Server struct {
 	TTL             cli.Duration `name:"ttl" env:"PSHM_TTL" placeholder:"DUR" group:"Across machines" help:"With --url: lease of lock and sem, renewed while the command runs (default 10s, at least 1s)."`
+	Fence           uint64       `name:"fence" env:"PSHM_FENCE" placeholder:"TOKEN" group:"Across machines" help:"With --url: the token that lock/sem --acquire printed, for --release."`
 	natsauth.Server `embed:"" envprefix:"PSHM_" group:"Across machines"`
 }
 
@@ -328,11 +329,16 @@ func (c *semCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
 
 // holdRemote takes a lease on a slot of name (a lock when slots is 0) and
 // prints its fencing token (acquire: the lease then lasts its TTL, as
-// nothing renews it once pshm has exited), or runs argv holding it.
+// nothing renews it once pshm has exited, unless released by that token),
+// or runs argv holding it.
 func holdRemote(env *cli.Env, s sharedstate.Store, r *Server, what, name string, slots int, acquire, release bool, owner int, timeout cli.Duration, argv []string) error {
 	switch {
+	case release && r.Fence == 0:
+		return cli.Usagef("--release needs --fence (or $PSHM_FENCE): the token --acquire printed")
 	case release:
-		return cli.Usagef("--release is not available with --url: a lease taken with --acquire ends with its --ttl")
+		ctx, cancel := opContext()
+		defer cancel()
+		return fail(s.ReleaseFence(ctx, name, r.Fence))
 	case owner != 0:
 		return cli.Usagef("--owner is not available with --url: a lease is held for its --ttl")
 	case (len(argv) > 0) == acquire:

@@ -176,6 +176,12 @@ func (Local) Acquire(ctx context.Context, name string, slots int, _ time.Duratio
 	return localLease{func() error { defer o.Close(); return o.SemRelease(me, false) }}, nil
 }
 
+// ReleaseFence fails: local locks have no tokens; they are released by
+// their owner.
+func (Local) ReleaseFence(ctx context.Context, name string, fence uint64) error {
+	return fmt.Errorf("%s: local locks have no fencing tokens: %w", name, shm.ErrNotOwner)
+}
+
 func (Local) SetEvent(ctx context.Context, name string, set bool) error {
 	o, err := openKind(name, shm.Spec{Kind: shm.KindEvent, Mode: 0o600})
 	if err != nil {

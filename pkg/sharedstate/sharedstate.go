@@ -64,6 +64,11 @@ type Store interface {
 	// default).
 	Acquire(ctx context.Context, name string, slots int, ttl time.Duration) (Lease, error)
 
+	// ReleaseFence gives back the slot of name held by the acquisition
+	// with token fence, for a holder that has exited leaving its lease
+	// (pshm lock --acquire). ErrLeaseLost if no slot has that token now.
+	ReleaseFence(ctx context.Context, name string, fence uint64) error
+
 	// SetEvent sets or clears an event, created on first use.
 	SetEvent(ctx context.Context, name string, set bool) error
 	// WaitEvent returns once the event is set.

@@ -678,6 +678,30 @@ func (l *lease) renew(since time.Time) {
 	}
 }
 
+// ReleaseFence deletes the slot key of name whose revision is fence: one
+// created with that token and not renewed since.
+func (s *Store) ReleaseFence(ctx context.Context, name string, fence uint64) error {
+	l, err := s.kv.ListKeysFiltered(ctx, leaseKeys(name))
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if e, err := s.kv.Get(ctx, k); err != nil || e.Revision() != fence {
+			continue
+		}
+		err := s.kv.Delete(ctx, k, jetstream.LastRevision(fence))
+		if conflict(err) {
+			break
+		}
+		return err
+	}
+	return fmt.Errorf("%s: no slot held with token %d (its TTL may have ended): %w", name, fence, sharedstate.ErrLeaseLost)
+}
+
 // Acquire takes a slot of name: the first of its slot keys it can create.
 // When every slot is held it watches them and tries again as one is
 // deleted or expires.

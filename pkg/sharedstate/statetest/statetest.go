@@ -313,6 +313,30 @@ func testLock(t *testing.T, o Options, a, b sharedstate.Store) {
 	if ob, err := a.Stat(c, "lk"); err != nil || ob.Holders != 0 || ob.Spec.Kind != shm.KindLock {
 		t.Fatalf("released lock: %+v %v", ob, err)
 	}
+	if !o.Fenced {
+		return
+	}
+	// A lease left by its holder is released by its token, once.
+	l3, err := a.Acquire(c, "lk", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReleaseFence(c, "lk", l3.Fence()+1); !errors.Is(err, sharedstate.ErrLeaseLost) {
+		t.Fatalf("release with a wrong token: %v", err)
+	}
+	if err := b.ReleaseFence(c, "lk", l3.Fence()); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(c, 10*time.Second)
+	defer cancel()
+	l4, err := b.Acquire(short, "lk", 0, 0)
+	if err != nil {
+		t.Fatalf("acquire after a release by token: %v", err)
+	}
+	l4.Release()
+	if err := l3.Release(); !errors.Is(err, sharedstate.ErrLeaseLost) {
+		t.Fatalf("release of a lease released by its token: %v", err)
+	}
 }
 
 func testSem(t *testing.T, o Options, a, b sharedstate.Store) {
