@@ -35,7 +35,7 @@ type Dialer func(url string, auth queue.Auth) (sharedstate.Store, error)
 // server to its companion pshm-nats (handOff), which runs pshm's command
 // line with them against the server (RemoteMain).
 type Remote struct {
-	URL string `name:"url" env:"PSHM_URL" placeholder:"URL" group:"Across machines" help:"Keep the objects on the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of this machine's shared memory; see pshm(1) for --ttl, --token, --user, --password, --creds and --tls-*."`
+	URL string `name:"url" env:"PSHM_URL" placeholder:"URL" group:"Across machines" help:"Keep the objects on the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of this machine's shared memory. Its options (--ttl, --fence, --token, --user, --password, --creds, --tls-*) show with --url URL --help."`
 }
 
 // Server is the rest of the options of a call for a server.
