@@ -22,6 +22,7 @@ var suites = []Suite{
 	ppoolListenSuite,
 	pjoinSuite,
 	pqueueNatsSuite,
+	pshmNatsSuite,
 	ppoolSuite,
 	// SUITES: one line per tool, keep this marker last
 }

@@ -29,6 +29,7 @@ var (
 	allowed = map[string][]string{
 		"ppool":         {natsServer, natsClient}, // --queue on a server
 		"pqueue-nats":   {natsClient},             // pqueue with --url
+		"pshm-nats":     {natsClient},             // pshm with --url
 		"pqueued":       {natsServer, natsClient},
 		"pkit-complete": {gopsutil, natsServer, natsClient, completion, predictors}, // links every grammar
 		"ptree":         {gopsutil},                                                 // %mem's memory total; ports on darwin (Linux reads /proc)

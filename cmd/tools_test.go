@@ -4,7 +4,9 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/complete"
 	"github.com/pkit-sh/pkit/pkg/pqueue"
+	"github.com/pkit-sh/pkit/pkg/pshm"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
+	"github.com/pkit-sh/pkit/pkg/sharedstate/natsstate"
 )
 
 // tool is one pkit binary as the tests see it.
@@ -23,10 +25,12 @@ var tools = func() []tool {
 	}
 	return append(all,
 		tool{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
+		tool{"pshm-nats", func(args []string) int { return pshm.RemoteMain(args, natsstate.Open) }, pshm.RemoteCommand},
 		tool{"pkit-complete", complete.Main, complete.Command})
 }()
 
-// helpers are the binaries that users never type: a tool runs pqueue-nats,
+// helpers are the binaries that users never type: a tool runs pqueue-nats
+// or pshm-nats,
 // the completion scripts run pkit-complete. The page named by the value
 // documents each; they have no page or completions of their own.
-var helpers = map[string]string{"pqueue-nats": "pqueue.1", "pkit-complete": "pkit.7"}
+var helpers = map[string]string{"pqueue-nats": "pqueue.1", "pshm-nats": "pshm.1", "pkit-complete": "pkit.7"}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/alecthomas/kong"
@@ -55,7 +57,13 @@ func Parser(cmd *Command, stdout, stderr io.Writer) (*kong.Kong, error) {
 
 // Run parses args for cmd and runs the selected command, returning the exit
 // status. Errors are printed once, as "tool: message".
-func Run(cmd *Command, args []string) (status int) {
+func Run(cmd *Command, args []string) int {
+	return RunWith(cmd, args, func(kctx *kong.Context, env *Env) error { return kctx.Run(env) })
+}
+
+// RunWith is Run with another way to run the selected command: pshm-nats
+// runs pshm's grammar against a server instead of through its Run methods.
+func RunWith(cmd *Command, args []string, run func(*kong.Context, *Env) error) (status int) {
 	env := &Env{Name: cmd.Name, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	defer func() {
 		if r := recover(); r != nil {
@@ -76,7 +84,7 @@ func Run(cmd *Command, args []string) (status int) {
 		fmt.Fprintf(env.Stderr, "%s: %v\n%s: run '%s --help' for usage\n", cmd.Name, err, cmd.Name, cmd.Name)
 		return ExitUsage
 	}
-	return Report(env, kctx.Run(env))
+	return Report(env, run(kctx, env))
 }
 
 // Report prints err (if any) as "tool: message" and returns the exit status
@@ -116,4 +124,23 @@ func version() string {
 // which prints it once.
 func (e *Env) Warnf(format string, a ...any) {
 	fmt.Fprintf(e.Stderr, "%s: %s\n", e.Name, fmt.Sprintf(format, a...))
+}
+
+// CompanionPath finds the companion binary name (pqueue-nats, pshm-nats)
+// next to the running executable, where pkit installs it and where
+// go build -o DIR/ ./cmd/... puts it, else on $PATH.
+func CompanionPath(name string) (string, error) {
+	where := "on $PATH"
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		if path, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
+			return path, nil
+		}
+		where = "in " + dir + " nor on $PATH"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("not found %s", where)
+	}
+	return path, nil
 }

@@ -8,6 +8,7 @@ const (
 	ExitFail       = 1   // a negative answer or a failed operation
 	ExitUsage      = 2   // usage error or bad input
 	ExitTimeout    = 124 // a --timeout expired, as in timeout(1)
+	ExitLeaseLost  = 125 // a lease could not be renewed: its command was terminated
 	ExitNotExec    = 126 // command found but not executable
 	ExitNotFound   = 127 // command (or process) not found
 	ExitSignalBase = 128 // 128+N: terminated by signal N

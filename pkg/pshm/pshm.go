@@ -23,6 +23,8 @@ import (
 
 // CLI is pshm's command line.
 type CLI struct {
+	Remote // --url: the objects of a NATS server (remote.go)
+
 	Create  createCmd  `cmd:"" help:"Create a value or array (or a lock, sem, event, barrier or dict)."`
 	Get     getCmd     `cmd:"" help:"Print elements: NAME, NAME[I] or NAME[A:B]."`
 	Set     setCmd     `cmd:"" help:"Set elements from NAME[I] on."`
@@ -46,7 +48,12 @@ func Command() *cli.Command {
 }
 
 // Main runs pshm with args and returns its exit status.
-func Main(args []string) int { return cli.Run(Command(), args) }
+func Main(args []string) int {
+	if code, ok := handOff(args); ok {
+		return code
+	}
+	return cli.Run(Command(), args)
+}
 
 // errNo is exit status 1 without a message: a negative answer.
 var errNo = cli.Exit(cli.ExitFail, nil)

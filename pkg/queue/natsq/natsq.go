@@ -39,15 +39,16 @@ const (
 )
 
 // dialError says what went wrong connecting to url, wrapping
-// queue.ErrRefused or queue.ErrTLS when the configuration is at fault.
-func dialError(url string, err error) error {
+// queue.ErrRefused or queue.ErrTLS when the configuration is at fault. env
+// is the prefix of the tool's environment variables (PQUEUE_).
+func dialError(url, env string, err error) error {
 	var alert tls.AlertError
 	var verify *tls.CertificateVerificationError
 	msg := strings.ToLower(err.Error())
 	switch {
 	case errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
 		strings.Contains(msg, "authorization violation") || strings.Contains(msg, "authentication"):
-		return fmt.Errorf("%s: %w (check --token/$PQUEUE_TOKEN, --user/--password, --creds): %w", url, queue.ErrRefused, err)
+		return fmt.Errorf("%s: %w (check --token/$%sTOKEN, --user/--password, --creds): %w", url, queue.ErrRefused, env, err)
 	case errors.Is(err, nats.ErrTLS) || errors.As(err, &verify) || errors.As(err, &alert) || errors.Is(err, nats.ErrSecureConnRequired) ||
 		errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrClientCertOrRootCAsRequired) ||
 		strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "rootca") ||
@@ -66,7 +67,24 @@ type Backend struct {
 // Dial connects to the server at url (nats://host:port, comma separated for
 // a cluster). Refused credentials fail with an error that says so.
 func Dial(url string, auth queue.Auth) (*Backend, error) {
-	opts := []nats.Option{nats.Name("pqueue"), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1)}
+	nc, err := Connect(url, auth, "pqueue", "PQUEUE_")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Backend{nc: nc, js: js}, nil
+}
+
+// Connect connects the tool client (pqueue, pshm) to the server at url
+// with auth, reconnecting for ever when the connection drops. Refused
+// credentials and TLS failures wrap queue.ErrRefused and queue.ErrTLS, with
+// a hint naming the tool's flags and environment variables (prefix env).
+func Connect(url string, auth queue.Auth, client, env string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(client), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1)}
 	if auth.Token != "" {
 		opts = append(opts, nats.Token(auth.Token))
 	}
@@ -84,14 +102,9 @@ func Dial(url string, auth queue.Auth) (*Backend, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, dialError(url, err)
+		return nil, dialError(url, env, err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return &Backend{nc: nc, js: js}, nil
+	return nc, nil
 }
 
 // Open is Dial as a qconn.Dialer: how ppool and pqueue-nats reach --url.

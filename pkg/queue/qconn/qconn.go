@@ -1,6 +1,7 @@
 // Package qconn holds the command-line options that say where queues live:
 // a local directory (pkg/queue/local, the default) or a NATS JetStream
-// server such as pqueued (pkg/queue/natsq) and the credentials for it.
+// server such as pqueued (pkg/queue/natsq) and the credentials for it
+// (pkg/natsauth, shared with pshm).
 // pqueue and ppool embed Flags, so both take the same --dir, --url,
 // --token, ... and read the same environment variables.
 //
@@ -11,9 +12,9 @@ package qconn
 
 import (
 	"errors"
-	"os"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/natsauth"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
 	"github.com/pkit-sh/pkit/pkg/rundir"
@@ -26,15 +27,9 @@ type Dialer func(url string, auth queue.Auth) (queue.Backend, error)
 // Flags selects a queue backend. Embed it in a kong grammar; each flag
 // defaults to its environment variable.
 type Flags struct {
-	Dir      string `name:"dir" env:"PQUEUE_DIR" placeholder:"DIR" group:"Queue location" help:"Directory of the local queues (default: the pkit runtime directory's queues/; use a persistent one such as /var/lib/NAME to survive reboots)."`
-	URL      string `name:"url" env:"PQUEUE_URL" placeholder:"URL" group:"Queue location" help:"Use the queues of the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of a local directory."`
-	Token    string `name:"token" env:"PQUEUE_TOKEN" placeholder:"T" group:"Queue location" help:"With --url: authenticate with this token."`
-	User     string `name:"user" env:"PQUEUE_USER" placeholder:"U" group:"Queue location" help:"With --url: authenticate as this user (with --password)."`
-	Password string `name:"password" env:"PQUEUE_PASSWORD" placeholder:"P" group:"Queue location" help:"With --url: password of --user (prefer $$PQUEUE_PASSWORD: arguments are visible to other users)."`
-	Creds    string `name:"creds" env:"PQUEUE_CREDS" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: authenticate with this NATS credentials file (JWT and NKey seed)."`
-	TLSCA    string `name:"tls-ca" env:"PQUEUE_TLS_CA" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: verify the server's certificate with this CA (PEM)."`
-	TLSCert  string `name:"tls-cert" env:"PQUEUE_TLS_CERT" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: present this client certificate (PEM, with --tls-key)."`
-	TLSKey   string `name:"tls-key" env:"PQUEUE_TLS_KEY" type:"path" placeholder:"FILE" group:"Queue location" help:"With --url: private key of --tls-cert (PEM)."`
+	Dir             string `name:"dir" env:"PQUEUE_DIR" placeholder:"DIR" group:"Queue location" help:"Directory of the local queues (default: the pkit runtime directory's queues/; use a persistent one such as /var/lib/NAME to survive reboots)."`
+	URL             string `name:"url" env:"PQUEUE_URL" placeholder:"URL" group:"Queue location" help:"Use the queues of the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of a local directory."`
+	natsauth.Server `embed:"" envprefix:"PQUEUE_" group:"Queue location"`
 }
 
 // Remote reports whether the queues are on a server.
@@ -42,37 +37,7 @@ func (f *Flags) Remote() bool { return f.URL != "" }
 
 // Auth returns the NATS credentials of f, or a usage error for a
 // combination that cannot work.
-func (f *Flags) Auth() (queue.Auth, error) {
-	a := queue.Auth{Token: f.Token, User: f.User, Password: f.Password, Creds: f.Creds,
-		TLSCA: f.TLSCA, TLSCert: f.TLSCert, TLSKey: f.TLSKey}
-	methods := 0
-	for _, set := range []bool{a.Token != "", a.User != "", a.Creds != ""} {
-		if set {
-			methods++
-		}
-	}
-	switch {
-	case methods > 1:
-		return a, cli.Usagef("use one of --token, --user/--password and --creds")
-	case a.User != "" && a.Password == "":
-		return a, cli.Usagef("--user needs --password (or $PQUEUE_PASSWORD)")
-	case a.User == "" && a.Password != "":
-		return a, cli.Usagef("--password needs --user")
-	case (a.TLSCert == "") != (a.TLSKey == ""):
-		return a, cli.Usagef("--tls-cert and --tls-key go together")
-	}
-	for _, file := range []struct{ flag, path string }{
-		{"--creds", a.Creds}, {"--tls-ca", a.TLSCA}, {"--tls-cert", a.TLSCert}, {"--tls-key", a.TLSKey},
-	} {
-		if file.path == "" {
-			continue
-		}
-		if _, err := os.Stat(file.path); err != nil {
-			return a, cli.Usagef("%s: %v", file.flag, err)
-		}
-	}
-	return a, nil
-}
+func (f *Flags) Auth() (queue.Auth, error) { return f.Server.Auth("PQUEUE_") }
 
 // Backend opens the queues f selects: those of the server at --url,
 // through dial (which must be set then), else the local directory --dir

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/natsauth"
 	"github.com/pkit-sh/pkit/pkg/natsserver"
 	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
@@ -54,7 +55,7 @@ func roundTrip(t *testing.T, f qconn.Flags) {
 
 func TestLocalByDefault(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queues")
-	f := qconn.Flags{Dir: dir, Token: "ignored without --url"}
+	f := qconn.Flags{Dir: dir, Server: natsauth.Server{Token: "ignored without --url"}}
 	b, err := f.Backend(nil) // local queues need no Dialer
 	if err != nil {
 		t.Fatal(err)
@@ -68,20 +69,20 @@ func TestLocalByDefault(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	tokURL := startServer(t, natsserver.Config{Token: "right"})
 	userURL := startServer(t, natsserver.Config{User: "u", Password: "p"})
-	roundTrip(t, qconn.Flags{URL: tokURL, Token: "right"})
-	roundTrip(t, qconn.Flags{URL: userURL, User: "u", Password: "p"})
+	roundTrip(t, qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "right"}})
+	roundTrip(t, qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p"}})
 	for _, tc := range []struct {
 		name string
 		f    qconn.Flags
 		want string
 	}{
-		{"wrong token", qconn.Flags{URL: tokURL, Token: "wrong"}, "credentials refused"},
+		{"wrong token", qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "wrong"}}, "credentials refused"},
 		{"no token", qconn.Flags{URL: tokURL}, "credentials refused"},
-		{"wrong password", qconn.Flags{URL: userURL, User: "u", Password: "x"}, "credentials refused"},
-		{"user without password", qconn.Flags{URL: userURL, User: "u"}, "--user needs --password"},
-		{"token and user", qconn.Flags{URL: userURL, User: "u", Password: "p", Token: "t"}, "use one of"},
-		{"missing creds file", qconn.Flags{URL: userURL, Creds: "/nonexistent.creds"}, "--creds"},
-		{"cert without key", qconn.Flags{URL: tokURL, Token: "right", TLSCert: "c.pem"}, "--tls-cert and --tls-key"},
+		{"wrong password", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "x"}}, "credentials refused"},
+		{"user without password", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u"}}, "--user needs --password"},
+		{"token and user", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p", Token: "t"}}, "use one of"},
+		{"missing creds file", qconn.Flags{URL: userURL, Server: natsauth.Server{Creds: "/nonexistent.creds"}}, "--creds"},
+		{"cert without key", qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "right", TLSCert: "c.pem"}}, "--tls-cert and --tls-key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := tc.f.Backend(natsq.Open)
@@ -125,10 +126,10 @@ func TestTLSFlags(t *testing.T) {
 		TLSCA: caFile, // clients need a certificate signed by the CA
 	})
 
-	roundTrip(t, qconn.Flags{URL: url, TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile})
+	roundTrip(t, qconn.Flags{URL: url, Server: natsauth.Server{TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile}})
 	for name, f := range map[string]qconn.Flags{
-		"no CA":          {URL: url, TLSCert: cliCert, TLSKey: cliKeyFile},
-		"no client cert": {URL: url, TLSCA: caFile},
+		"no CA":          {URL: url, Server: natsauth.Server{TLSCert: cliCert, TLSKey: cliKeyFile}},
+		"no client cert": {URL: url, Server: natsauth.Server{TLSCA: caFile}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := f.Backend(natsq.Open)

@@ -1,0 +1,634 @@
+package pshm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
+	"github.com/pkit-sh/pkit/pkg/natsauth"
+	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/sharedstate"
+	"github.com/pkit-sh/pkit/pkg/shm"
+)
+
+// Dialer opens the objects of the server at url (natsstate.Open).
+type Dialer func(url string, auth queue.Auth) (sharedstate.Store, error)
+
+// Remote is the option that puts the objects on a NATS JetStream server.
+// pshm itself does not link the NATS client, nor even parse the options
+// that go with --url (each costs every call's parse): it hands calls for a
+// server to its companion pshm-nats (handOff), which runs pshm's command
+// line with them against the server (RemoteMain).
+type Remote struct {
+	URL string `name:"url" env:"PSHM_URL" placeholder:"URL" group:"Across machines" help:"Keep the objects on the NATS JetStream server at URL (nats://HOST:PORT, e.g. a pqueued) instead of this machine's shared memory. Its options (--ttl, --fence, --token, --user, --password, --creds, --tls-*) show with --url URL --help."`
+}
+
+// Server is the rest of the options of a call for a server.
+type Server struct {
+	TTL             cli.Duration `name:"ttl" env:"PSHM_TTL" placeholder:"DUR" group:"Across machines" help:"With --url: lease of lock and sem, renewed while the command runs (default 10s, at least 1s)."`
+	Fence           uint64       `name:"fence" env:"PSHM_FENCE" placeholder:"TOKEN" group:"Across machines" help:"With --url: the token that lock/sem --acquire printed, for --release."`
+	natsauth.Server `embed:"" envprefix:"PSHM_" group:"Across machines"`
+}
+
+// serverCLI is pshm-nats's command line: pshm's and Server.
+type serverCLI struct {
+	CLI    `embed:""`
+	Server `embed:""`
+}
+
+// companion is the pshm that links the NATS client, installed with pshm.
+const companion = "pshm-nats"
+
+// handOff replaces the process with the companion, given the same
+// arguments and environment, when the call is for a server ($PSHM_URL, or
+// --url among the options before any --, where kong reads it). The process
+// keeps its PID. Failing, it reports a usage error: a retry will not help.
+func handOff(args []string) (int, bool) {
+	remote := os.Getenv("PSHM_URL") != ""
+	for _, a := range args {
+		if a == "--" || remote {
+			break
+		}
+		remote = a == "--url" || strings.HasPrefix(a, "--url=")
+	}
+	if !remote {
+		return 0, false
+	}
+	path, err := cli.CompanionPath(companion)
+	if err == nil {
+		err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	}
+	env := &cli.Env{Name: "pshm", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	return cli.Report(env, cli.Usagef("--url needs %s, installed with pshm: %v", companion, err)), true
+}
+
+// RemoteCommand is pshm-nats's description: pshm's, with Server.
+func RemoteCommand() *cli.Command {
+	return &cli.Command{Name: "pshm", Help: Command().Help, Grammar: &serverCLI{}}
+}
+
+// RemoteMain runs pshm's command line with dial for --url: pshm-nats's
+// main. Without --url it behaves as pshm.
+func RemoteMain(args []string, dial Dialer) int {
+	return cli.RunWith(RemoteCommand(), args, func(kctx *kong.Context, env *cli.Env) error {
+		root := kctx.Model.Target.Addr().Interface().(*serverCLI)
+		if root.URL == "" {
+			return kctx.Run(env)
+		}
+		rc, ok := kctx.Selected().Target.Addr().Interface().(remoteCmd)
+		if !ok {
+			return cli.Usagef("%s is not available with --url", kctx.Selected().Name)
+		}
+		s, err := root.Server.store(root.URL, dial)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return rc.remote(env, s, &root.Server)
+	})
+}
+
+// remoteCmd is a command that runs against a Store.
+type remoteCmd interface {
+	remote(env *cli.Env, s sharedstate.Store, r *Server) error
+}
+
+// store connects to the server at url. Credentials it refuses and failed
+// TLS are usage errors (exit 2): a retry will not help.
+func (r *Server) store(url string, dial Dialer) (sharedstate.Store, error) {
+	auth, err := r.Server.Auth("PSHM_")
+	if err != nil {
+		return nil, err
+	}
+	if r.TTL != 0 && r.TTL.D() < time.Second {
+		return nil, cli.Usagef("--ttl %s is shorter than 1s", r.TTL.D())
+	}
+	s, err := dial(url, auth)
+	if errors.Is(err, queue.ErrRefused) || errors.Is(err, queue.ErrTLS) {
+		return nil, cli.Exit(cli.ExitUsage, err)
+	}
+	return s, err
+}
+
+// opTimeout bounds an operation that does not wait: long enough for a
+// server that is restarting, short enough not to hang a script.
+const opTimeout = 30 * time.Second
+
+func opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// remoteRef parses s and resolves its indexes against the value it names.
+func remoteRef(ctx context.Context, s sharedstate.Store, str string) (sharedstate.Object, ref, error) {
+	r, err := parseRef(str)
+	if err != nil {
+		return sharedstate.Object{}, r, err
+	}
+	ob, err := s.Stat(ctx, r.name)
+	if err != nil {
+		return ob, r, fail(err)
+	}
+	if k := ob.Spec.Kind; k != shm.KindValue {
+		return ob, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
+	}
+	return ob, r, r.resolve(ob.Spec.Len)
+}
+
+func (c *createCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	spec, err := c.spec()
+	if err != nil {
+		return err
+	}
+	var init []shm.Value
+	for _, v := range c.Init {
+		val, err := shm.ParseValue(spec.Type, v)
+		if err != nil {
+			return cli.Usagef("--init: %v", err)
+		}
+		init = append(init, val)
+	}
+	for len(init) == 1 && spec.Len > 1 && len(init) < spec.Len {
+		init = append(init, init[0])
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	created, err := s.Create(ctx, c.Name, spec, c.ExistOK, init)
+	if errors.Is(err, shm.ErrExist) {
+		return cli.Exit(cli.ExitFail, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if !created && len(init) > 0 {
+		fmt.Fprintf(env.Stderr, "pshm: %s exists; --init ignored\n", c.Name)
+	}
+	return nil
+}
+
+func (c *getCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := remoteRef(ctx, s, c.Ref)
+	if err != nil {
+		return err
+	}
+	for i := r.start; i < r.end; i++ {
+		v := ob.Values[i]
+		if c.JSON {
+			jsonLine(env.Stdout, map[string]any{"name": r.name, "index": i, "value": v.JSON()})
+		} else {
+			fmt.Fprintln(env.Stdout, v.String())
+		}
+	}
+	return nil
+}
+
+func (c *setCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := remoteRef(ctx, s, c.Ref)
+	if err != nil {
+		return err
+	}
+	if r.isSlice {
+		return cli.Usagef("set takes NAME or NAME[I], not a slice")
+	}
+	vals, err := parseValues(ob.Spec.Type, c.Values)
+	if err != nil {
+		return err
+	}
+	if r.start+len(vals) > ob.Spec.Len {
+		return cli.Usagef("%d value(s) from index %d do not fit in %s (%d element(s))", len(vals), r.start, r.name, ob.Spec.Len)
+	}
+	return fail(s.Set(ctx, r.name, r.start, vals))
+}
+
+func (c *addCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := remoteRef(ctx, s, c.Ref)
+	if err != nil {
+		return err
+	}
+	if r.isSlice {
+		return cli.Usagef("add takes NAME or NAME[I], not a slice")
+	}
+	d, err := shm.ParseDelta(ob.Spec.Type, c.Delta)
+	if err != nil {
+		return cli.Exit(cli.ExitUsage, err)
+	}
+	v, err := s.Add(ctx, r.name, r.start, d)
+	if err != nil {
+		return fail(err)
+	}
+	if !c.Quiet {
+		_, err = fmt.Fprintln(env.Stdout, v.String())
+	}
+	return err
+}
+
+func (c *casCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := remoteRef(ctx, s, c.Ref)
+	if err != nil {
+		return err
+	}
+	if r.isSlice {
+		return cli.Usagef("cas takes NAME or NAME[I], not a slice")
+	}
+	vals, err := parseValues(ob.Spec.Type, []string{c.Old, c.New})
+	if err != nil {
+		return err
+	}
+	ok, cur, err := s.CAS(ctx, r.name, r.start, vals[0], vals[1])
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		fmt.Fprintln(env.Stdout, cur.String())
+		return errNo
+	}
+	return nil
+}
+
+func (c *waitCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	octx, cancel := opContext()
+	ob, r, err := remoteRef(octx, s, c.Ref)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if r.isSlice {
+		return cli.Usagef("wait takes NAME or NAME[I], not a slice")
+	}
+	m := regexp.MustCompile(condSyntax).FindStringSubmatch(c.Until)
+	if m == nil {
+		return cli.Usagef("invalid --until %q (want an operator: == != < <= > >=)", c.Until)
+	}
+	val := m[2]
+	switch {
+	case val != "" && c.Value != "":
+		return cli.Usagef("two values to compare with: %q and %q", val, c.Value)
+	case val == "":
+		val = c.Value
+	}
+	if val == "" {
+		return cli.Usagef("wait needs a value to compare with")
+	}
+	vals, err := parseValues(ob.Spec.Type, []string{val})
+	if err != nil {
+		return err
+	}
+	ctx, done := waitContext(c.Timeout)
+	v, err := s.Wait(ctx, r.name, r.start, shm.Cond{Op: shm.CondOps[m[1]], Val: vals[0]})
+	if err := done(err); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(env.Stdout, v.String())
+	return err
+}
+
+func (c *lockCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	return holdRemote(env, s, r, "lock "+c.Name, c.Name, 0, c.Acquire, c.Release, c.Owner, c.Timeout, command(c.Cmd))
+}
+
+func (c *semCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
+	if err := cli.ValidName("semaphore", c.Name); err != nil {
+		return err
+	}
+	if c.Posix {
+		return cli.Usagef("--posix semaphores are local to a machine: not available with --url")
+	}
+	if c.Slots < 0 {
+		return cli.Usagef("invalid -n %d", c.Slots)
+	}
+	return holdRemote(env, s, r, "sem "+c.Name, c.Name, max(c.Slots, 1), c.Acquire, c.Release, c.Owner, c.Timeout, command(c.Cmd))
+}
+
+// holdRemote takes a lease on a slot of name (a lock when slots is 0) and
+// prints its fencing token (acquire: the lease then lasts its TTL, as
+// nothing renews it once pshm has exited, unless released by that token),
+// or runs argv holding it.
+func holdRemote(env *cli.Env, s sharedstate.Store, r *Server, what, name string, slots int, acquire, release bool, owner int, timeout cli.Duration, argv []string) error {
+	switch {
+	case release && r.Fence == 0:
+		return cli.Usagef("--release needs --fence (or $PSHM_FENCE): the token --acquire printed")
+	case release:
+		ctx, cancel := opContext()
+		defer cancel()
+		return fail(s.ReleaseFence(ctx, name, r.Fence))
+	case owner != 0:
+		return cli.Usagef("--owner is not available with --url: a lease is held for its --ttl")
+	case (len(argv) > 0) == acquire:
+		return cli.Usagef("give a command after --, or --acquire")
+	}
+	ctx, done := waitContext(timeout)
+	lease, err := s.Acquire(ctx, name, slots, r.TTL.D())
+	if err := done(err); err != nil {
+		return err
+	}
+	fence := strconv.FormatUint(lease.Fence(), 10)
+	if acquire {
+		_, err := fmt.Fprintln(env.Stdout, fence)
+		return err
+	}
+	ttl := r.TTL.D()
+	if ttl == 0 {
+		ttl = sharedstate.DefaultTTL
+	}
+	return runLeased(env, lease, what, ttl, argv, "PSHM_FENCE="+fence)
+}
+
+// runLeased runs argv in a process group of its own while lease is held,
+// and gives the lease back when it ends. If the lease is lost (it could not
+// be renewed before its TTL), the group is stopped at once, TERM then KILL
+// after an eighth of the TTL, so that it has ended before another holder
+// can take the slot, and pshm exits with cli.ExitLeaseLost. HUP, INT and
+// TERM stop the group too, and pshm exits 128+N.
+func runLeased(env *cli.Env, lease sharedstate.Lease, what string, ttl time.Duration, argv []string, extraEnv ...string) error {
+	g := lifetime.New(ttl / 8)
+	defer g.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
+	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.SysProcAttr = lifetime.Attr()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	release := func() {
+		if err := lease.Release(); err != nil {
+			fmt.Fprintf(env.Stderr, "pshm: %s: %v\n", what, err)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		release()
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return cli.Exitf(cli.ExitNotFound, "%s: command not found", argv[0])
+		}
+		return cli.Exitf(cli.ExitNotExec, "%s: %v", argv[0], errors.Unwrap(err))
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if err := g.Add(pgid); err != nil {
+		g.Stop()
+		<-done
+		release()
+		return err
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			g.Stop()
+			<-done
+			g.Ended(pgid)
+			release()
+			return cli.Exit(cli.ExitSignalBase+int(sig.(syscall.Signal)), nil)
+		case <-lease.Lost():
+			g.Stop()
+			<-done
+			g.Ended(pgid)
+			return cli.Exitf(cli.ExitLeaseLost, "%s: lease lost (not renewed within its TTL): command terminated", what)
+		case err := <-done:
+			g.Ended(pgid)
+			release()
+			return exitStatus(err)
+		}
+	}
+}
+
+func (c *eventCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	switch c.Action {
+	case "set", "clear":
+		return fail(s.SetEvent(ctx, c.Name, c.Action == "set"))
+	case "is-set":
+		ob, err := s.Stat(ctx, c.Name)
+		switch {
+		case errors.Is(err, shm.ErrNotExist):
+			return errNo
+		case err != nil:
+			return fail(err)
+		case ob.Spec.Kind != shm.KindEvent:
+			return cli.Usagef("%s is a %s, not an event", c.Name, ob.Spec.Kind)
+		case !ob.IsSet:
+			return errNo
+		}
+		return nil
+	}
+	wctx, done := waitContext(c.Timeout)
+	return done(s.WaitEvent(wctx, c.Name))
+}
+
+func (c *barrierCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	parties := c.Parties
+	if parties == 0 {
+		ctx, cancel := opContext()
+		ob, err := s.Stat(ctx, c.Name)
+		cancel()
+		if errors.Is(err, shm.ErrNotExist) {
+			return cli.Usagef("barrier %s does not exist; give -n N to create it", c.Name)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		parties = ob.Spec.Len
+	}
+	ctx, done := waitContext(c.Timeout)
+	return done(s.Barrier(ctx, c.Name, parties))
+}
+
+func (c *dictCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	if err := cli.ValidName("object", c.Name); err != nil {
+		return err
+	}
+	nargs := map[string]int{"set": 2, "get": 1, "del": 1}[c.Action]
+	if len(c.Args) != nargs {
+		return cli.Usagef("dict %s takes %d argument(s), got %d", c.Action, nargs, len(c.Args))
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	switch c.Action {
+	case "set":
+		return fail(s.DictSet(ctx, c.Name, c.Args[0], c.Args[1]))
+	case "get":
+		v, err := s.DictGet(ctx, c.Name, c.Args[0])
+		switch {
+		case errors.Is(err, shm.ErrNoKey):
+			return errNo
+		case err != nil:
+			return fail(err)
+		case c.JSON:
+			return jsonLine(env.Stdout, map[string]string{"key": c.Args[0], "value": v})
+		}
+		_, err = fmt.Fprintln(env.Stdout, v)
+		return err
+	case "del":
+		err := s.DictDel(ctx, c.Name, c.Args[0])
+		if errors.Is(err, shm.ErrNoKey) {
+			return errNo
+		}
+		return fail(err)
+	}
+	ob, err := s.Stat(ctx, c.Name)
+	if err != nil {
+		return fail(err)
+	}
+	if ob.Spec.Kind != shm.KindDict {
+		return cli.Usagef("%s is a %s, not a dict", c.Name, ob.Spec.Kind)
+	}
+	keys := make([]string, 0, len(ob.Items))
+	for k := range ob.Items {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	switch c.Action {
+	case "len":
+		fmt.Fprintln(env.Stdout, len(keys))
+	case "keys":
+		for _, k := range keys {
+			if c.JSON {
+				jsonLine(env.Stdout, map[string]string{"key": k})
+			} else {
+				fmt.Fprintln(env.Stdout, k)
+			}
+		}
+	case "items":
+		for _, k := range keys {
+			switch {
+			case c.JSON:
+				jsonLine(env.Stdout, map[string]string{"key": k, "value": ob.Items[k]})
+			case strings.ContainsAny(k, "\t\n"):
+				return fmt.Errorf("key %q contains a tab or newline; use --json", k)
+			default:
+				fmt.Fprintf(env.Stdout, "%s\t%s\n", k, ob.Items[k])
+			}
+		}
+	}
+	return nil
+}
+
+// remoteType is what ls shows in the TYPE column for a server's object.
+func remoteType(ob sharedstate.Object) string {
+	switch ob.Spec.Kind {
+	case shm.KindValue:
+		return ob.Spec.Type.String()
+	case shm.KindDict:
+		return fmt.Sprintf("dict:%d:%d", ob.Spec.KeySize, ob.Spec.ValSize)
+	}
+	return ob.Spec.Kind.String()
+}
+
+func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	if c.Sems {
+		return cli.Usagef("--sems lists this machine's glibc semaphores: not available with --url")
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	objs, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(env.Stdout, 1, 8, 1, ' ', 0)
+	for _, ob := range objs {
+		if c.JSON {
+			jsonLine(env.Stdout, map[string]any{"name": ob.Name, "type": remoteType(ob), "len": ob.Spec.Len})
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\n", ob.Name, remoteType(ob), ob.Spec.Len)
+	}
+	return w.Flush()
+}
+
+func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return cli.Usagef("no objects to remove")
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	var worst error
+	for _, n := range names {
+		err := cli.ValidName("object", n)
+		if err == nil {
+			err = s.Remove(ctx, n)
+			if c.Force && errors.Is(err, shm.ErrNotExist) {
+				err = nil
+			}
+		}
+		if err = fail(err); err != nil {
+			code := cli.Report(env, err)
+			if worst == nil || code == cli.ExitUsage {
+				worst = cli.Exit(code, nil)
+			}
+		}
+	}
+	return worst
+}
+
+func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	for _, n := range c.Names {
+		if err := cli.ValidName("object", n); err != nil {
+			return err
+		}
+		ob, err := s.Stat(ctx, n)
+		if err != nil {
+			return fail(err)
+		}
+		d := map[string]any{"name": n, "kind": ob.Spec.Kind.String(), "type": remoteType(ob), "len": ob.Spec.Len}
+		switch ob.Spec.Kind {
+		case shm.KindValue:
+			vals := make([]any, len(ob.Values))
+			for i, v := range ob.Values {
+				vals[i] = v.JSON()
+			}
+			d["values"] = vals
+		case shm.KindDict:
+			d["items"] = ob.Items
+		case shm.KindEvent:
+			d["set"] = ob.IsSet
+		case shm.KindBarrier:
+			d["waiting"] = ob.Waiting
+		case shm.KindLock, shm.KindSem:
+			d["holders"] = ob.Holders
+		}
+		if err := jsonLine(env.Stdout, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
