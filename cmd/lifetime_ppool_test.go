@@ -180,7 +180,11 @@ func ppoolAllEnded(events string) bool {
 // connection open; the client sees its end within the grace period plus
 // a second.
 func TestLifetimePpoolListen(t *testing.T) {
-	clients := map[string]chan string{} // by trial dir: what the client saw
+	type client struct {
+		seen chan string   // what the client saw
+		gone chan struct{} // closed once the server has ended
+	}
+	clients := map[string]client{} // by trial dir
 	runLifeTrials(t, lifeTrial{
 		tool: "ppool",
 		args: func(dir string) []string {
@@ -190,15 +194,17 @@ func TestLifetimePpoolListen(t *testing.T) {
 				"sh", "-c", "echo hello; while :; do sleep 0.05; done"}
 		},
 		setup: func(t *testing.T, dir string) {
-			seen := make(chan string, 1)
-			clients[dir] = seen
-			go func() { seen <- ppoolListenClient(filepath.Join(dir, "addr")) }()
+			c := client{seen: make(chan string, 1), gone: make(chan struct{})}
+			clients[dir] = c
+			go func() { c.seen <- ppoolListenClient(filepath.Join(dir, "addr"), c.gone) }()
 		},
 		grace: 300 * time.Millisecond,
 		delay: 800 * time.Millisecond,
 		check: func(t *testing.T, dir string) any {
+			c := clients[dir]
+			close(c.gone)
 			select {
-			case got := <-clients[dir]:
+			case got := <-c.seen:
 				if got == "closed" || got == "not connected" {
 					return nil
 				}
@@ -212,18 +218,20 @@ func TestLifetimePpoolListen(t *testing.T) {
 
 // ppoolListenClient connects to the server whose address appears in
 // addrFile, reads the handler's greeting and then waits for the end of
-// the connection: "closed", "not connected" if the server ended first, or
-// what went wrong.
-func ppoolListenClient(addrFile string) string {
+// the connection: "closed", "not connected" if the server ended (gone)
+// before it listened, or what went wrong.
+func ppoolListenClient(addrFile string, gone <-chan struct{}) string {
 	var addr []byte
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for {
 		b, err := os.ReadFile(addrFile)
 		if err == nil && len(b) > 0 {
 			addr = b
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-gone:
 			return "not connected"
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	c, err := net.DialTimeout("tcp", strings.TrimSpace(string(addr)), 5*time.Second)
