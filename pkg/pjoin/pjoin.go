@@ -232,7 +232,7 @@ func (j *joiner) resolve(refs []string) []*target {
 			if errors.As(err, &ee) {
 				j.fail(ee.Code)
 			} else {
-				j.fail(cli.ExitNotFound)
+				j.fail(cli.ExitFail)
 			}
 		}
 		out = append(out, t)
@@ -258,7 +258,7 @@ func (j *joiner) resolveOne(ref string) (*target, error) {
 	}
 	rec, err := j.store.Find(ref)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitNotFound, err)
+		return nil, cli.Exit(cli.ExitFail, err)
 	}
 	return j.fromRecord(ref, rec), nil
 }
@@ -282,7 +282,7 @@ func (j *joiner) byPID(ref string, pid int, start uint64) (*target, error) {
 		return nil, err
 	}
 	if rec == nil {
-		return nil, cli.Exitf(cli.ExitNotFound, "%s: no such process or job", ref)
+		return nil, cli.Exitf(cli.ExitFail, "%s: no such process or job", ref)
 	}
 	return j.fromRecord(ref, rec), nil
 }

@@ -16,7 +16,7 @@ func getAll(t *testing.T, q queue.Queue) []string {
 	t.Helper()
 	var got []string
 	for {
-		items, err := q.Get(ctx10(t), 1000, queue.GetOptions{NoWait: true})
+		items, err := q.Get(testCtx(t), 1000, queue.GetOptions{NoWait: true})
 		if errors.Is(err, queue.ErrEmpty) {
 			return got
 		}
@@ -43,12 +43,12 @@ func items(n int) ([][]byte, []string) {
 // the items' order.
 func TestPutPipelined(t *testing.T) {
 	b := dial(t)
-	q, err := b.Create(ctx10(t), "many", queue.Config{})
+	q, err := b.Create(testCtx(t), "many", queue.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in, want := items(5000)
-	if n, err := q.Put(ctx10(t), in, false); n != len(in) || err != nil {
+	if n, err := q.Put(testCtx(t), in, false); n != len(in) || err != nil {
 		t.Fatalf("Put = %d, %v", n, err)
 	}
 	if got := getAll(t, q); !slices.Equal(got, want) {
@@ -62,7 +62,7 @@ func TestPutPipelined(t *testing.T) {
 // first ones.
 func TestPutPipelinedRefused(t *testing.T) {
 	b := dial(t)
-	ctx := ctx10(t)
+	ctx := testCtx(t)
 	q, err := b.Create(ctx, "limited", queue.Config{})
 	if err != nil {
 		t.Fatal(err)
