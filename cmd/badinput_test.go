@@ -67,6 +67,12 @@ func badInputs() []badInput {
 		badInput{"pspawn", []string{"--detatch", "--", "sleep", "1"}, 2, regexp.MustCompile(`unknown flag`)},
 		badInput{"pqueued", []string{"--listen", "no:such:addr"}, 2, number},
 	)
+	// The helpers answer for themselves, with their own names.
+	rows = append(rows,
+		badInput{"pqueue-nats", []string{"put", "a/b", "item"}, 2, nameErr},
+		badInput{"pshm-nats", []string{"get", "a/b"}, 2, nameErr},
+		badInput{"pkit-complete", []string{"nosuchtool"}, 2, regexp.MustCompile(`unknown tool`)},
+	)
 	missing := regexp.MustCompile(`no such|not found|unknown`)
 	rows = append(rows,
 		badInput{"pjoin", []string{"nosuchjob"}, 1, missing},

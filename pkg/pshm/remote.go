@@ -79,7 +79,7 @@ func handOff(args []string) (int, bool) {
 
 // RemoteCommand is pshm-nats's description: pshm's, with Server.
 func RemoteCommand() *cli.Command {
-	return &cli.Command{Name: "pshm", Help: Command().Help, Grammar: &serverCLI{}}
+	return &cli.Command{Name: companion, Help: Command().Help, Grammar: &serverCLI{}}
 }
 
 // RemoteMain runs pshm's command line with dial for --url: pshm-nats's
