@@ -36,7 +36,7 @@ func All() ([]Stat, error) {
 	}
 	stats := make([]Stat, len(pids))
 	ok := make([]bool, len(pids))
-	workers := min(runtime.GOMAXPROCS(0), 4, len(pids)/parallelMin+1)
+	workers := min(runtime.NumCPU(), 4, len(pids)/parallelMin+1)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

@@ -128,7 +128,7 @@ func (t *table) roots() []*node {
 // of the run time. Each node is read by one worker only, and user names
 // are still resolved later, in one goroutine.
 func (t *table) prefetch(nodes []*node, reads []func(*table, *node)) {
-	workers := min(runtime.GOMAXPROCS(0), 4, len(nodes)/64+1)
+	workers := min(runtime.NumCPU(), 4, len(nodes)/64+1)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
