@@ -20,7 +20,7 @@ import (
 const ppoolTrialItems = 6
 
 func ppoolHold(dir string) string {
-	return holdScript(filepath.Join(dir, "events"), "$1", 15)
+	return holdScript(filepath.Join(dir, "events"), "$1", 15, false)
 }
 
 func ppoolTrialArgs(dir string, flags ...string) []string {

@@ -26,7 +26,7 @@ func pqueueWork(dir string) string {
 	check := fmt.Sprintf(`in=$(cat); key=${in%%%% *}; rest=${in#* }; want=${rest%%%% *}; payload=${rest#* }; `+
 		`[ "${#payload}" = "$want" ] || echo "partial item: key $key, $want bytes wanted, ${#payload} given" >> %s; `,
 		filepath.Join(dir, "violations"))
-	return check + holdScript(filepath.Join(dir, "events"), "$key", 15)
+	return check + holdScript(filepath.Join(dir, "events"), "$key", 15, false)
 }
 
 // pqueueTrial is a kill trial of `pqueue get -x` (with args before the

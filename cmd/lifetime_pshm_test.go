@@ -164,10 +164,10 @@ func TestLifetimePshmLock(t *testing.T) {
 	runLifeTrials(t, lifeTrial{
 		tool: "pshm",
 		args: func(dir string) []string {
-			return []string{"lock", "--grace", "0.3", c.name("L", dir), "--", "sh", "-c", lingering, "sh", pshmHoldScript(filepath.Join(dir, "events"), "L", 40, true)}
+			return []string{"lock", "--grace", "0.3", c.name("L", dir), "--", "sh", "-c", lingering, "sh", holdScript(filepath.Join(dir, "events"), "L", 40, true)}
 		},
 		setup: func(t *testing.T, dir string) {
-			c.start(t, dir, []string{"lock", "-t", "20", c.name("L", dir), "--", "sh", "-c", pshmHoldScript(filepath.Join(dir, "events"), "L", 5, false)})
+			c.start(t, dir, []string{"lock", "-t", "20", c.name("L", dir), "--", "sh", "-c", holdScript(filepath.Join(dir, "events"), "L", 5, false)})
 		},
 		grace: 300 * time.Millisecond,
 		delay: 600 * time.Millisecond,
@@ -176,7 +176,7 @@ func TestLifetimePshmLock(t *testing.T) {
 				return v
 			}
 			// Free afterwards: one more holder gets it.
-			if v := c.run(dir, "lock", "-t", "5", c.name("L", dir), "--", "sh", "-c", pshmHoldScript(filepath.Join(dir, "events"), "L", 2, false)); v != nil {
+			if v := c.run(dir, "lock", "-t", "5", c.name("L", dir), "--", "sh", "-c", holdScript(filepath.Join(dir, "events"), "L", 2, false)); v != nil {
 				return v
 			}
 			return overlaps(filepath.Join(dir, "events"))
@@ -193,10 +193,10 @@ func TestLifetimePshmSem(t *testing.T) {
 	runLifeTrials(t, lifeTrial{
 		tool: "pshm",
 		args: func(dir string) []string {
-			return []string{"sem", "--grace", "0.3", "-n", "2", c.name("S", dir), "--", "sh", "-c", lingering, "sh", pshmHoldScript(filepath.Join(dir, "events"), "S", 40, true)}
+			return []string{"sem", "--grace", "0.3", "-n", "2", c.name("S", dir), "--", "sh", "-c", lingering, "sh", holdScript(filepath.Join(dir, "events"), "S", 40, true)}
 		},
 		setup: func(t *testing.T, dir string) {
-			hold := []string{"sem", "-n", "2", "-t", "20", c.name("S", dir), "--", "sh", "-c", pshmHoldScript(filepath.Join(dir, "events"), "S", 10, false)}
+			hold := []string{"sem", "-n", "2", "-t", "20", c.name("S", dir), "--", "sh", "-c", holdScript(filepath.Join(dir, "events"), "S", 10, false)}
 			c.start(t, dir, hold, hold)
 		},
 		grace: 300 * time.Millisecond,
@@ -222,23 +222,4 @@ func TestLifetimePshmSem(t *testing.T) {
 			return nil
 		},
 	})
-}
-
-// pshmHoldScript is holdScript with its date format escaped for both
-// Sprintf passes: holdScript's own comes out as "date +%!s(MISSING)..."
-// and sh rejects the script. (Reported; use holdScript once it is fixed.)
-// With linger, the section goes on for 10 more ticks when it is told to
-// stop (TERM, INT, HUP), as a command that cleans up does: its group
-// outlives the pshm that is killed.
-func pshmHoldScript(events, key string, n int, linger bool) string {
-	stamp := func(what string) string {
-		return fmt.Sprintf(`echo "%s $$ %s $(date +%%s%%N)" >> %s`, key, what, events)
-	}
-	trap := ""
-	if linger {
-		trap = fmt.Sprintf(`trap 'j=0; while [ $j -lt 10 ]; do %s; sleep 0.01; j=$((j+1)); done; %s; exit 0' TERM INT HUP; `,
-			strings.ReplaceAll(stamp("tick"), "'", `'\''`), stamp("end"))
-	}
-	return fmt.Sprintf(`%s%s; i=0; while [ $i -lt %d ]; do %s; sleep 0.01; i=$((i+1)); done; %s`,
-		trap, stamp("start"), n, stamp("tick"), stamp("end"))
 }

@@ -186,68 +186,30 @@ func killMarked(mark string) {
 
 // holdScript is a critical section for the overlap detector: it appends
 // "KEY PID start|tick|end NANOSECONDS" lines to the file events while it
-// runs, a tick every 10 ms for about n ticks.
-func holdScript(events, key string, n int) string {
-	stamp := fmt.Sprintf(`echo "%s $$ %%s $(date +%%%%s%%%%N)" >> %s`, key, events)
-	return fmt.Sprintf(`%s; i=0; while [ $i -lt %d ]; do %s; sleep 0.01; i=$((i+1)); done; %s`,
-		fmt.Sprintf(stamp, "start"), n, fmt.Sprintf(stamp, "tick"), fmt.Sprintf(stamp, "end"))
+// runs, a tick every 10 ms for about n ticks. With linger, the section
+// goes on for 10 more ticks when it is told to stop (TERM, INT, HUP), as a
+// command that cleans up does: its group outlives a tool that is killed.
+func holdScript(events, key string, n int, linger bool) string {
+	stamp := func(what string) string {
+		return fmt.Sprintf(`echo "%s $$ %s $(date +%%s%%N)" >> %s`, key, what, events)
+	}
+	trap := ""
+	if linger {
+		trap = fmt.Sprintf(`trap 'j=0; while [ $j -lt 10 ]; do %s; sleep 0.01; j=$((j+1)); done; %s; exit 0' TERM INT HUP; `,
+			strings.ReplaceAll(stamp("tick"), "'", `'\''`), stamp("end"))
+	}
+	return fmt.Sprintf(`%s%s; i=0; while [ $i -lt %d ]; do %s; sleep 0.01; i=$((i+1)); done; %s`,
+		trap, stamp("start"), n, stamp("tick"), stamp("end"))
 }
 
 // overlaps reads an events file written by holdScript and returns a
-// description of the first pair of holders of one key whose times
-// overlap, or nil. A holder killed in its section has no end line: its
+// description of the first instant at which two holders of one key were
+// inside, or nil. A holder killed in its section has no end line: its
 // last tick bounds it, 10 ms after which it may have lived on.
-func overlaps(events string) any {
-	b, err := os.ReadFile(events)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		return err
-	}
-	type span struct {
-		pid        string
-		start, end int64
-	}
-	spans := map[string]map[string]*span{} // key -> pid -> span
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 4 {
-			continue
-		}
-		ns, err := strconv.ParseInt(f[3], 10, 64)
-		if err != nil {
-			continue
-		}
-		if spans[f[0]] == nil {
-			spans[f[0]] = map[string]*span{}
-		}
-		s := spans[f[0]][f[1]]
-		if s == nil {
-			s = &span{pid: f[1], start: ns, end: ns}
-			spans[f[0]][f[1]] = s
-		}
-		s.start, s.end = min(s.start, ns), max(s.end, ns)
-	}
-	for key, byPID := range spans {
-		list := make([]*span, 0, len(byPID))
-		for _, s := range byPID {
-			list = append(list, s)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].start < list[j].start })
-		for i := 1; i < len(list); i++ {
-			if list[i].start < list[i-1].end {
-				return fmt.Sprintf("%s held by pid %s from %d to %d and by pid %s from %d", key,
-					list[i-1].pid, list[i-1].start, list[i-1].end, list[i].pid, list[i].start)
-			}
-		}
-	}
-	return nil
-}
+func overlaps(events string) any { return overlapsN(events, 1) }
 
-// overlapsN is overlaps for a semaphore of n slots: it reads an events
-// file written by holdScript and returns a description of the first
-// instant at which more than n holders of one key were inside, or nil.
+// overlapsN is overlaps for a semaphore of n slots: the first instant at
+// which more than n holders of one key were inside, or nil.
 func overlapsN(events string, n int) any {
 	b, err := os.ReadFile(events)
 	if err != nil {

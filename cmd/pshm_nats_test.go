@@ -178,7 +178,7 @@ func pshmKillTrial(p *pshmNats, name string, ttl time.Duration, delay time.Durat
 	fenceA, fenceB := filepath.Join(p.dir, name+".a"), filepath.Join(p.dir, name+".b")
 	lock := func(fence string, ticks int) *exec.Cmd {
 		return p.cmd("pshm", "--ttl", ttl.String(), "lock", name, "--", "sh", "-c",
-			fmt.Sprintf("echo $PSHM_FENCE > %s; %s", fence, holdScript(events, name, ticks)))
+			fmt.Sprintf("echo $PSHM_FENCE > %s; %s", fence, holdScript(events, name, ticks, false)))
 	}
 	a := lock(fenceA, 3000)
 	if err := a.Start(); err != nil {
@@ -263,7 +263,7 @@ func TestPshmNatsCutOff(t *testing.T) {
 	p := startPshmNats(t)
 	events := filepath.Join(p.dir, "events")
 	lock := func(ticks int) *exec.Cmd {
-		return p.cmd("pshm", "--ttl", ttl.String(), "lock", "cut", "--", "sh", "-c", holdScript(events, "cut", ticks))
+		return p.cmd("pshm", "--ttl", ttl.String(), "lock", "cut", "--", "sh", "-c", holdScript(events, "cut", ticks, false))
 	}
 	a := lock(100000)
 	var out bytes.Buffer

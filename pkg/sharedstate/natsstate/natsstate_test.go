@@ -9,28 +9,12 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/natsserver"
+	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/sharedstate"
 	"github.com/pkit-sh/pkit/pkg/sharedstate/natsstate"
 	"github.com/pkit-sh/pkit/pkg/sharedstate/statetest"
 )
-
-// startServer runs a real embedded JetStream server for the test.
-func startServer(t *testing.T, cfg natsserver.Config) *natsserver.Server {
-	t.Helper()
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:0"
-	}
-	if cfg.StoreDir == "" {
-		cfg.StoreDir = t.TempDir()
-	}
-	srv, err := natsserver.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
 
 func dial(t *testing.T, url string) *natsstate.Store {
 	t.Helper()
@@ -44,7 +28,7 @@ func dial(t *testing.T, url string) *natsstate.Store {
 
 func TestConformance(t *testing.T) {
 	statetest.Run(t, statetest.Options{Clients: true, Fenced: true}, func(t *testing.T) (a, b sharedstate.Store) {
-		srv := startServer(t, natsserver.Config{})
+		srv := natstest.Start(t, natsserver.Config{})
 		return dial(t, srv.URL()), dial(t, srv.URL())
 	})
 }
@@ -52,7 +36,7 @@ func TestConformance(t *testing.T) {
 // A lease whose key is taken away (here deleted behind its back) is lost
 // at its next renewal, and Release says so.
 func TestLeaseLostOnConflict(t *testing.T) {
-	srv := startServer(t, natsserver.Config{})
+	srv := natstest.Start(t, natsserver.Config{})
 	s := dial(t, srv.URL())
 	ctx := context.Background()
 	l, err := s.Acquire(ctx, "lk", 0, time.Second)
@@ -75,7 +59,7 @@ func TestLeaseLostOnConflict(t *testing.T) {
 // A lease that cannot be renewed (the server is gone) is lost once three
 // quarters of its TTL have passed without a renewal, before the TTL ends.
 func TestLeaseLostUnreachable(t *testing.T) {
-	srv := startServer(t, natsserver.Config{})
+	srv := natstest.Start(t, natsserver.Config{})
 	s := dial(t, srv.URL())
 	const ttl = 2 * time.Second
 	l, err := s.Acquire(context.Background(), "lk", 0, ttl)
@@ -98,7 +82,7 @@ func TestLeaseLostUnreachable(t *testing.T) {
 // with its store.
 func TestFenceAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	srv := startServer(t, natsserver.Config{StoreDir: dir})
+	srv := natstest.Start(t, natsserver.Config{StoreDir: dir})
 	url := srv.URL()
 	s := dial(t, url)
 	ctx := context.Background()
@@ -112,7 +96,7 @@ func TestFenceAcrossRestart(t *testing.T) {
 	}
 	s.Close()
 	srv.Shutdown()
-	srv = startServer(t, natsserver.Config{StoreDir: dir, Listen: strings.TrimPrefix(url, "nats://")})
+	srv = natstest.Start(t, natsserver.Config{StoreDir: dir, Listen: strings.TrimPrefix(url, "nats://")})
 	s = dial(t, srv.URL())
 	l, err = s.Acquire(ctx, "lk", 0, 0)
 	if err != nil {
