@@ -305,3 +305,55 @@ func buildInModule(dir, bin, name, src string) error {
 	}
 	return nil
 }
+
+// Hello builds the per-call floor, a static Go program that prints hello,
+// into the bench's bin directory (once) and returns its path.
+func (b *Bench) Hello() (string, error) {
+	exe := filepath.Join(b.BinDir, "hello")
+	if _, err := os.Stat(exe); err == nil {
+		return exe, nil
+	}
+	src := b.TempDir()
+	files := map[string]string{
+		"go.mod":  "module hello\n\ngo 1.22\n",
+		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hello\\n\") }\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return exe, goBuild(src, exe, ".")
+}
+
+// beforeEnv names a git revision whose tools are timed beside the current
+// ones in the same run, for before/after figures.
+const beforeEnv = "PKIT_BENCH_BEFORE"
+
+// Before builds cmd/TOOL as of $PKIT_BENCH_BEFORE into the bench's bin
+// directory as TOOL-before and returns that name with the revision, or
+// two empty strings when the variable is unset.
+func (b *Bench) Before(tool string) (name, rev string, err error) {
+	rev = os.Getenv(beforeEnv)
+	if rev == "" {
+		return "", "", nil
+	}
+	src := b.TempDir()
+	if out, err := exec.Command("sh", "-c", `git archive --format=tar "$0" | tar -x -C "$1"`, rev, src).CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("%s=%s: git archive: %v: %s", beforeEnv, rev, err, out)
+	}
+	name = tool + "-before"
+	return name, rev, goBuild(src, filepath.Join(b.BinDir, name), "./cmd/"+tool)
+}
+
+// goBuild builds pkg in dir to out as the bench builds pkit and goreleaser
+// ships it: static, stripped.
+func goBuild(dir, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s in %s: %v: %s", pkg, dir, err, o)
+	}
+	return nil
+}

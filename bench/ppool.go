@@ -39,10 +39,12 @@ int main(void){char*a[]={"true",0};int run=0;for(int i=0;i<5000;i++){if(run==2){
 	trueCases := []Case{
 		{Name: "ppool -j2 true", Shell: "ppool -j2 true < " + in, Base: true},
 	}
-	// PKIT_BENCH_PPOOL_BEFORE names another ppool binary (an older build)
-	// to time beside this one in the same run.
-	if bin := os.Getenv("PKIT_BENCH_PPOOL_BEFORE"); bin != "" {
-		trueCases = append(trueCases, Case{Name: "ppool before -j2 true", Shell: bin + " -j2 true < " + in})
+	before, rev, err := b.Before("ppool")
+	if err != nil {
+		return err
+	}
+	if before != "" {
+		trueCases = append(trueCases, Case{Name: "ppool at " + rev + " -j2 true", Shell: before + " -j2 true < " + in})
 	}
 	trueCases = append(trueCases,
 		Case{Name: "xargs -P2 -n1 true", Shell: "xargs -P2 -n1 true < " + in},

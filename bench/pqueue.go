@@ -39,7 +39,7 @@ func benchPqueue(b *Bench) error {
 	if err := buildStatic(bin, "./cmd/pqueue"); err != nil {
 		return err
 	}
-	if err := writeHello(dir, bin); err != nil {
+	if _, err := b.Hello(); err != nil {
 		return err
 	}
 	if err := buildCLIFloors(dir, bin); err != nil {
@@ -191,19 +191,13 @@ func startRedis(b *Bench, dir string) (port string, stop func(), err error) {
 	return "", nil, fmt.Errorf("redis-server on port %s did not answer", port)
 }
 
-// pqueueBefore is the revision whose pqueue get -x the exec cases compare
-// with (PKIT_BENCH_BEFORE overrides it): the last one before get -x's
-// commands became lifetime jobs (a watchdog process per call, a lease
-// tied to the command's group, the item written before the start).
-const pqueueBefore = "528c7c2"
-
 var pqueueExecSuite = Suite{
 	Name:  "pqueueexec",
-	About: "get -x per call and per item, against the pqueue of " + pqueueBefore + " (PKIT_BENCH_BEFORE), a hello-world Go binary and sh -c true",
+	About: "get -x per call and per item, against a hello-world Go binary, sh -c true and (" + beforeEnv + "=REV) the pqueue of git revision REV",
 	Run:   benchPqueueExec,
 }
 
-// benchPqueueExec compares get -x of this tree with that of pqueueBefore:
+// benchPqueueExec compares get -x of this tree with that of $PKIT_BENCH_BEFORE:
 // one call per item from a shell loop, and one call for 100 items.
 func benchPqueueExec(b *Bench) error {
 	dir := b.TempDir()
@@ -211,14 +205,14 @@ func benchPqueueExec(b *Bench) error {
 	if err := buildStatic(bin, "./cmd/pqueue"); err != nil {
 		return err
 	}
-	if err := writeHello(dir, bin); err != nil {
+	if _, err := b.Hello(); err != nil {
 		return err
 	}
 	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Setenv("PQUEUE_DIR", filepath.Join(dir, "queues"))
-	rev := cmp.Or(os.Getenv("PKIT_BENCH_BEFORE"), pqueueBefore)
-	if err := buildRev(rev, filepath.Join(dir, "before"), filepath.Join(bin, "pqueue-before")); err != nil {
-		fmt.Printf("  (pqueue of %s not built, its cases are skipped: %v)\n", rev, err)
+	before, rev, err := b.Before("pqueue")
+	if err != nil {
+		return err
 	}
 	n := pqueueCalls * (b.Runs + 1)
 	for _, q := range []string{"xnow", "xbefore", "xnown", "xbeforen"} {
@@ -230,32 +224,14 @@ func benchPqueueExec(b *Bench) error {
 	loop := func(body string) string {
 		return fmt.Sprintf("i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done", pqueueCalls, body)
 	}
-	return b.Compare(fmt.Sprintf("get -x, per call and per item: %d items (before = %s)", pqueueCalls, rev), 0,
+	return b.Compare(fmt.Sprintf("get -x, per call and per item: %d items (before = %s)", pqueueCalls, cmp.Or(rev, "not asked for")), 0,
 		Case{Name: "hello world (Go, static)", Shell: loop("hello >/dev/null"), Base: true},
 		Case{Name: "sh -c true (a command's start)", Shell: loop("sh -c true")},
-		Case{Name: "before: pqueue get -x q -- true", Shell: loop("pqueue-before get -x xbefore -- true"), Needs: []string{"pqueue-before"}},
+		Case{Name: "before: pqueue get -x q -- true", Shell: loop("pqueue-before get -x xbefore -- true"), Needs: []string{before}},
 		Case{Name: "now: pqueue get -x q -- true", Shell: loop("pqueue get -x xnow -- true")},
-		Case{Name: fmt.Sprintf("before: pqueue get -x -n %d q -- true", pqueueCalls), Shell: fmt.Sprintf("pqueue-before get -x -n %d xbeforen -- true", pqueueCalls), Needs: []string{"pqueue-before"}},
+		Case{Name: fmt.Sprintf("before: pqueue get -x -n %d q -- true", pqueueCalls), Shell: fmt.Sprintf("pqueue-before get -x -n %d xbeforen -- true", pqueueCalls), Needs: []string{before}},
 		Case{Name: fmt.Sprintf("now: pqueue get -x -n %d q -- true", pqueueCalls), Shell: fmt.Sprintf("pqueue get -x -n %d xnown -- true", pqueueCalls)},
 	)
-}
-
-// buildRev builds cmd/pqueue of git revision rev (from its archive, in
-// src) to out, static like buildStatic.
-func buildRev(rev, src, out string) error {
-	if err := os.MkdirAll(src, 0o700); err != nil {
-		return err
-	}
-	if o, err := exec.Command("sh", "-c", `git archive --format=tar "$0" | tar -x -C "$1"`, rev, src).CombinedOutput(); err != nil {
-		return fmt.Errorf("git archive %s: %v: %s", rev, err, o)
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/pqueue")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if o, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: %v: %s", rev, err, o)
-	}
-	return nil
 }
 
 // buildStatic builds pkg into dir as goreleaser does.
@@ -264,30 +240,6 @@ func buildStatic(dir, pkg string) error {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v: %s", pkg, err, out)
-	}
-	return nil
-}
-
-// writeHello builds the per-call floor: a Go program that prints hello.
-func writeHello(dir, bin string) error {
-	src := filepath.Join(dir, "hello")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		return err
-	}
-	files := map[string]string{
-		"go.mod":  "module hello\n\ngo 1.22\n",
-		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
-	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, "hello"), ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build hello: %v: %s", err, out)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 var pshmSuite = Suite{
 	Name:  "pshm",
-	About: "shared counter vs flock(1), per-call cost vs /bin/true and a hello-world Go binary, lock hand-off latency (" + baseEnv + "=REV: also pshm lock at git revision REV)",
+	About: "shared counter vs flock(1), per-call cost vs /bin/true and a hello-world Go binary, lock hand-off latency (" + beforeEnv + "=REV: also pshm lock at git revision REV)",
 	Run:   benchPshm,
 }
 
@@ -44,7 +44,7 @@ func benchPshm(b *Bench) error {
 		return fmt.Errorf("build static pshm: %v: %s", err, out)
 	}
 	dir := b.TempDir()
-	hello, err := buildHello(dir)
+	hello, err := b.Hello()
 	if err != nil {
 		return err
 	}
@@ -97,13 +97,13 @@ func benchPshm(b *Bench) error {
 		{Name: "pshm lock X -- true", Shell: calls("pshm lock " + lock + " -- /bin/true"), Base: true},
 		{Name: "flock X true", Needs: []string{"flock"}, Shell: calls("flock " + lockfile + " /bin/true")},
 	}
-	if rev := os.Getenv(baseEnv); rev != "" {
-		old, err := buildAt(rev, dir)
-		if err != nil {
-			return err
-		}
-		cases = append(cases, Case{Name: "pshm lock X -- true at " + rev, Shell: calls(old + " lock " + lock + ".base -- /bin/true")})
-		defer exec.Command("pshm", "rm", "-f", lock+".base").Run()
+	before, rev, err := b.Before("pshm")
+	if err != nil {
+		return err
+	}
+	if before != "" {
+		cases = append(cases, Case{Name: "pshm lock X -- true at " + rev, Shell: calls(before + " lock " + lock + ".before -- /bin/true")})
+		defer exec.Command("pshm", "rm", "-f", lock+".before").Run()
 	}
 	if err := b.Compare("200 uncontended lock/unlock around /bin/true", 0, cases...); err != nil {
 		return err
@@ -115,49 +115,6 @@ func benchPshm(b *Bench) error {
 	b.Report("lock hand-off between two processes (futex wake to acquisition)",
 		Row{Name: "pshm lock hand-off", Samples: samples, Unit: "µs", Note: fmt.Sprintf("%d hand-offs; the waiter sleeps in FUTEX_WAIT", len(samples))})
 	return nil
-}
-
-// baseEnv names a git revision (PKIT_BENCH_BASE=528c7c2) whose pshm is
-// measured beside the current one, for before/after figures in one run.
-const baseEnv = "PKIT_BENCH_BASE"
-
-// buildAt builds ./cmd/pshm as of git revision rev into dir, as the bench
-// builds the current one, and returns its path.
-func buildAt(rev, dir string) (string, error) {
-	src := filepath.Join(dir, "src-"+rev)
-	tarball := src + ".tar"
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		return "", err
-	}
-	for _, c := range []*exec.Cmd{
-		exec.Command("git", "archive", "--format=tar", "-o", tarball, rev),
-		exec.Command("tar", "-xf", tarball, "-C", src),
-	} {
-		if out, err := c.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s %s: %v: %s", baseEnv, rev, err, out)
-		}
-	}
-	exe := filepath.Join(dir, "pshm-"+rev)
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", exe, "./cmd/pshm")
-	build.Dir, build.Env = src, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build pshm at %s: %v: %s", rev, err, out)
-	}
-	return exe, nil
-}
-
-func buildHello(dir string) (string, error) {
-	src := filepath.Join(dir, "hello")
-	os.MkdirAll(src, 0o755)
-	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module hello\n\ngo 1.21\n"), 0o644)
-	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hello\\n\") }\n"), 0o644)
-	exe := filepath.Join(dir, "hello-go")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", exe, ".")
-	cmd.Dir, cmd.Env = src, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build hello: %v: %s", err, out)
-	}
-	return exe, nil
 }
 
 const handoffRounds = 200
