@@ -108,6 +108,19 @@ func (g *Groups) Ended(pgid int) {
 	g.forget(pgid)
 }
 
+// End tells the set that the leader of pgid has been reaped and the job is
+// over: a job is its process group, so what the leader left in it is
+// stopped (TERM and CONT, KILL after the grace period) before End forgets
+// the group. It returns at once when the group is empty, as it usually is.
+func (g *Groups) End(pgid int) {
+	if !Gone(pgid) && len(stopGroups([]int{pgid}, g.grace)) > 0 {
+		return // members outlived KILL: Close and the watchdog still know it
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.forget(pgid)
+}
+
 // forget drops pgid; the caller holds g.mu.
 func (g *Groups) forget(pgid int) {
 	if !g.live[pgid] {
@@ -252,6 +265,14 @@ func (g *Groups) startWatchdog() error {
 // late. A group of another user's processes (EPERM) is not gone.
 func Gone(pgid int) bool {
 	return pgid > 0 && len(withLiveMembers(map[int]bool{pgid: true})) == 0
+}
+
+// AwaitGone waits up to timeout for process group pgid to have no live
+// member and reports whether it has none. A lease or lock given back for a
+// job that failed or was stopped waits for this, not only for the job's
+// leader, so that the next taker never overlaps what the job left behind.
+func AwaitGone(pgid int, timeout time.Duration) bool {
+	return awaitGone(map[int]bool{pgid: true}, timeout)
 }
 
 // withLiveMembers returns the groups of pgids that have a live member. The

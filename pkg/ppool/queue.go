@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
 	"github.com/pkit-sh/pkit/pkg/queue/qconn"
@@ -116,7 +117,7 @@ func (f *QueueFlags) open(c *CLI, env *cli.Env, otherInput bool) (*queueRun, err
 			qr.close()
 			return nil, cli.Exit(cli.ExitUsage, err)
 		}
-		qr.src = newQueueSource(q, jobs, f.Follow, env)
+		qr.src = newQueueSource(q, jobs, f.Follow, c.Grace.D(), env)
 		if c.Server.given["nack-delay"] {
 			d := f.NackDelay.D()
 			qr.src.nackDelay = func(int) time.Duration { return d }
@@ -284,6 +285,7 @@ type qlease struct {
 	id         string
 	data       []byte
 	deliveries int
+	pgid       int  // the process group of the job working on it, once started
 	lost       bool // renewal failed: warned once
 }
 
@@ -306,6 +308,7 @@ type queueSource struct {
 	// nackDelay is how long a failed item waits before it is delivered
 	// again, by its deliveries so far.
 	nackDelay func(deliveries int) time.Duration
+	grace     time.Duration // ppool's --grace: how long a stopped job may take
 
 	mu      sync.Mutex
 	held    map[*qlease]bool
@@ -318,10 +321,10 @@ type queueSource struct {
 	backUntil time.Time
 }
 
-func newQueueSource(q queue.Queue, jobs int, follow bool, env *cli.Env) *queueSource {
+func newQueueSource(q queue.Queue, jobs int, follow bool, grace time.Duration, env *cli.Env) *queueSource {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &queueSource{
-		q: q, env: env, ctx: ctx, cancel: cancel,
+		q: q, env: env, ctx: ctx, cancel: cancel, grace: grace,
 		// The lease is held by ppool: if it dies, a local queue gives the
 		// items back at once, a NATS queue when the lease expires.
 		opt:     queue.GetOptions{Lease: queue.DefaultLease, HolderPID: os.Getpid(), NoWait: !follow},
@@ -330,7 +333,7 @@ func newQueueSource(q queue.Queue, jobs int, follow bool, env *cli.Env) *queueSo
 		settled: make(chan struct{}, 1),
 		held:    map[*qlease]bool{},
 
-		nackDelay: backoff,
+		nackDelay: queue.Backoff,
 	}
 	go s.renew()
 	return s
@@ -407,23 +410,21 @@ func (s *queueSource) Next() (string, error) {
 	}
 }
 
-// backoff is the default --nack-delay: a second after an item's first
-// failure, doubling with each delivery, at most five minutes, so that a
-// failing item costs a few runs a minute rather than a spinning CPU.
-func backoff(deliveries int) time.Duration {
-	const first, most = time.Second, 5 * time.Minute
-	if deliveries > 20 { // past the cap long before; keeps the shift in range
-		return most
-	}
-	return min(first<<max(deliveries-1, 0), most)
-}
-
 // settle acknowledges l (ok) or gives it back to be delivered again after
 // again.
 func (s *queueSource) settle(l *qlease, ok bool, again time.Duration) {
+	s.mu.Lock()
+	pgid := l.pgid
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
-	if ok {
+	// An item given back is free only once its job's whole group is gone
+	// (a stopped job's members may outlive its leader by the grace
+	// period); if they outlive that too, the lease stays attached to the
+	// group, and the queue frees it when the group is gone.
+	if !ok && pgid > 0 && !lifetime.AwaitGone(pgid, s.grace+time.Second) {
+		s.warnf("%q stays leased: its job's process group %d outlived its grace", l.data, pgid)
+	} else if ok {
 		if err := s.q.Done(ctx, l.id); err != nil {
 			s.warnf("%v; the item %q may be run again", err, l.data)
 		}
@@ -447,19 +448,14 @@ func (s *queueSource) settle(l *qlease, ok bool, again time.Duration) {
 // attach ties l's lease to pgid, the process group of the job working on
 // its item, so that a queue which frees a lease when its holder (ppool)
 // dies frees this one only once that group is gone too: an orphaned job
-// and the item's next delivery never run at once. Attach comes with the
-// queue API of issue 14 (queue.Queue.Attach); a backend without it only
-// has the holder's PID.
+// and the item's next delivery never run at once.
 func (s *queueSource) attach(l *qlease, pgid int) {
-	a, ok := s.q.(interface {
-		Attach(ctx context.Context, id string, pgid int) error
-	})
-	if !ok {
-		return
-	}
+	s.mu.Lock()
+	l.pgid = pgid
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, ackTimeout)
 	defer cancel()
-	if err := a.Attach(ctx, l.id, pgid); err != nil {
+	if err := s.q.Attach(ctx, l.id, pgid); err != nil {
 		s.warnf("tie %q to its job's process group: %v", l.data, err)
 	}
 }

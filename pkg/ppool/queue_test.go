@@ -73,7 +73,7 @@ func TestQueueSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := &cli.Env{Name: "ppool", Stderr: io.Discard}
-	s := newQueueSource(q, 1, false, env)
+	s := newQueueSource(q, 1, false, time.Second, env)
 
 	if v := receive(t, next(s)); v != "a" {
 		t.Fatalf("first item %q", v)
@@ -127,7 +127,7 @@ func TestQueueSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	q2.Put(ctx, [][]byte{[]byte("c")}, false)
-	s2 := newQueueSource(q2, 2, false, env)
+	s2 := newQueueSource(q2, 2, false, time.Second, env)
 	if v := receive(t, next(s2)); v != "c" {
 		t.Fatalf("got %q", v)
 	}
@@ -137,19 +137,5 @@ func TestQueueSource(t *testing.T) {
 	}
 	if st, _ := q2.Stats(ctx); st.Ready != 1 || st.Leased != 0 {
 		t.Fatalf("after close: %+v, want the item ready again", st)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		deliveries int
-		want       time.Duration
-	}{
-		{0, time.Second}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second},
-		{9, 256 * time.Second}, {10, 5 * time.Minute}, {64, 5 * time.Minute}, {1 << 30, 5 * time.Minute},
-	} {
-		if got := backoff(tc.deliveries); got != tc.want {
-			t.Errorf("backoff(%d) = %v, want %v", tc.deliveries, got, tc.want)
-		}
 	}
 }

@@ -156,12 +156,12 @@ func (c *GetCmd) runOne(ctx context.Context, env *cli.Env, q queue.Queue, groups
 	werr := cmd.Wait()
 	close(exited)
 	<-stopped
-	groups.Ended(pgid)
+	// The job is its group: what the command left in it is stopped before
+	// the item is settled, so that its next delivery never overlaps it.
+	groups.End(pgid)
 	status := exitStatus(cmd.ProcessState, werr)
 	if ctx.Err() != nil {
-		// Interrupted: not the item's failure. Its group is stopped (its
-		// leader may have ended before the members) before it goes back.
-		groups.Stop()
+		// Interrupted: not the item's failure.
 		if err := q.Nack(bg, it.ID, 0); err != nil {
 			env.Warnf("%v", err)
 		}
