@@ -356,6 +356,10 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 		j.finish(t, rec)
 		return t
 	}
+	if looping(rec) {
+		j.openLoop(t)
+		return t
+	}
 	if !rec.Is(j.boot) {
 		// Gone, or the PID now belongs to another process: never wait on it.
 		j.gone(t)
@@ -391,6 +395,9 @@ func (j *joiner) refresh(t *target, wait time.Duration) {
 // finish sets t's end from a final record.
 func (j *joiner) finish(t *target, rec *job.Record) {
 	t.done, t.state = true, rec.State
+	if rec.Restart != "" {
+		t.pid = rec.PID // the last run
+	}
 	if rec.Ended != nil {
 		t.ended = *rec.Ended
 	}
@@ -518,6 +525,8 @@ func (j *joiner) noteEnd(t *target) {
 		// Ending them was the point; their codes are printed, not failures.
 	case t.state == job.Timeout:
 		j.fail(cli.ExitTimeout)
+	case t.state == job.Failed && t.status.Shell() == 0:
+		j.fail(cli.ExitFail) // --max-restarts reached
 	case !t.status.Known:
 		if !j.cli.UnknownOK {
 			j.fail(cli.ExitFail)
@@ -549,12 +558,13 @@ type result struct {
 	Signal         *string  `json:"signal"`
 	RuntimeSeconds *float64 `json:"runtime_seconds,omitempty"`
 	Cmd            []string `json:"cmd,omitempty"`
+	Runs           int      `json:"runs,omitempty"`
 }
 
 func (j *joiner) result(t *target) result {
 	r := result{PID: t.pid, Name: t.name, State: t.state}
 	if t.rec != nil {
-		r.ID, r.Cmd = t.rec.ID, t.rec.Cmd
+		r.ID, r.Cmd, r.Runs = t.rec.ID, t.rec.Cmd, t.rec.Runs
 	}
 	if t.done && t.status.Known {
 		if t.status.Signal != 0 {

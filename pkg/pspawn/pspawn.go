@@ -44,7 +44,8 @@ type CLI struct {
 	Nice      int          `name:"nice" placeholder:"N" help:"Run at niceness N (as nice -n N)."`
 	Wait      bool         `name:"wait" short:"w" help:"Run in the foreground like subprocess.run: stdio attached, signals forwarded, exit with the job's status."`
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
-	Cmd       []string     `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
+	Restart
+	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
 // Command returns pspawn's description for the shared CLI plumbing.
@@ -108,7 +109,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		unlock()
 		return runForeground(store, sp, env.Stderr)
 	}
-	started, err := startSupervisor(sp)
+	started, err := startSupervisors(sp)
 	if err != nil {
 		return err
 	}
@@ -189,6 +190,9 @@ func (c *CLI) plan() (*spec, error) {
 			}
 		}
 		sp.Jobs = append(sp.Jobs, j)
+	}
+	if err := c.Restart.plan(sp); err != nil {
+		return nil, err
 	}
 	if c.Daemon {
 		sp.Caller = callerPID()
@@ -420,6 +424,7 @@ type spec struct {
 	Grace      time.Duration
 	Caller     int  // --daemon: the PID to outlive no longer than
 	CallerFD   bool // its pidfd is file descriptor 5
+	Policy     restartPolicy
 }
 
 // jobSpec is one copy.
@@ -428,4 +433,5 @@ type jobSpec struct {
 	Name string
 	Argv []string
 	Log  string
+	Run  int // --restart: the run's number, from 1
 }

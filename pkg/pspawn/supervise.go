@@ -39,6 +39,7 @@ type supervisor struct {
 	tty    int            // --wait: the terminal whose foreground the job gets, or -1
 	pgid   int            // --wait: the one process group of all copies, once started
 	cont   chan os.Signal // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop          // --restart: the one job's loop, else nil
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -50,6 +51,9 @@ type supervisor struct {
 func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
 	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
 		errw: errw, tty: -1, running: map[int]*job.Record{}}
+	if sp.Policy.When != "" {
+		s.loop = newLoop(&sp.Policy)
+	}
 	if st, err := proc.ReadStat(os.Getpid()); err == nil {
 		s.start = st.StartTime
 	}
@@ -272,7 +276,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	rec := &job.Record{
 		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
 		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
-		Started: time.Now(), State: job.Running,
+		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run,
 	}
 	if err := s.store.Write(rec); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
@@ -412,6 +416,7 @@ func (s *supervisor) handleSignals() {
 					s.caught = sig
 				}
 				s.mu.Unlock()
+				s.stopLoop()
 				s.stopAll(sig)
 			}
 		}
@@ -456,7 +461,9 @@ func (s *supervisor) reap() {
 		case ws.Stopped():
 			s.stopped()
 		default:
-			s.ended(pid, ws)
+			if rec := s.ended(pid, ws); rec != nil {
+				s.restart(rec)
+			}
 		}
 	}
 }
@@ -530,12 +537,14 @@ func (s *supervisor) giveTerminal(pgid int) {
 	unix.IoctlSetPointerInt(s.tty, unix.TIOCSPGRP, pgid)
 }
 
-func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
+// ended records how the job that was process pid ended; with --restart
+// it returns the record of a job to run again.
+func (s *supervisor) ended(pid int, ws syscall.WaitStatus) *job.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.running[pid]
 	if !ok {
-		return // an adopted orphan
+		return nil // an adopted orphan
 	}
 	delete(s.running, pid)
 	sig := 0
@@ -543,12 +552,16 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
 		sig = int(ws.Signal())
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
-	s.write(rec)
 	s.groups.Ended(rec.PGID)
+	if s.loop != nil {
+		return s.ranOut(rec)
+	}
+	s.write(rec)
 	failed := rec.TimedOut || sig != 0 || rec.ExitCode != nil && *rec.ExitCode != 0
 	if failed && s.first == nil {
 		s.first = rec
 	}
+	return nil
 }
 
 // write stores rec, saying so on standard error when it cannot: a record
