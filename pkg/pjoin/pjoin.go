@@ -525,8 +525,8 @@ func (j *joiner) noteEnd(t *target) {
 		// Ending them was the point; their codes are printed, not failures.
 	case t.state == job.Timeout:
 		j.fail(cli.ExitTimeout)
-	case t.state == job.Failed && t.status.Shell() == 0:
-		j.fail(cli.ExitFail) // --max-restarts reached
+	case t.state == job.Failed:
+		j.fail(cli.ExitFail) // --max-restarts reached: 1, whatever the last run's code
 	case !t.status.Known:
 		if !j.cli.UnknownOK {
 			j.fail(cli.ExitFail)
