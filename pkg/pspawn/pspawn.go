@@ -45,6 +45,7 @@ type CLI struct {
 	Wait      bool         `name:"wait" short:"w" help:"Run in the foreground like subprocess.run: stdio attached, signals forwarded, exit with the job's status."`
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
 	Restart
+	Ready
 	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
@@ -192,6 +193,9 @@ func (c *CLI) plan() (*spec, error) {
 		sp.Jobs = append(sp.Jobs, j)
 	}
 	if err := c.Restart.plan(sp); err != nil {
+		return nil, err
+	}
+	if err := c.Ready.plan(sp); err != nil {
 		return nil, err
 	}
 	if c.Daemon {
@@ -425,6 +429,7 @@ type spec struct {
 	Caller     int  // --daemon: the PID to outlive no longer than
 	CallerFD   bool // its pidfd is file descriptor 5
 	Policy     restartPolicy
+	Ready      readiness
 }
 
 // jobSpec is one copy.

@@ -35,11 +35,12 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer      // where a record that cannot be written is reported
-	tty    int            // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int            // --wait: the one process group of all copies, once started
-	cont   chan os.Signal // --wait with a terminal: SIGCONT, for stopped
-	loop   *loop          // --restart: the one job's loop, else nil
+	errw   io.Writer             // where a record that cannot be written is reported
+	tty    int                   // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int                   // --wait: the one process group of all copies, once started
+	cont   chan os.Signal        // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop                 // --restart: the one job's loop, else nil
+	ready  map[string]chan error // --ready-*: by job id, the answer of its first run
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -94,9 +95,13 @@ func superviseMain() int {
 	defer s.groups.Close()
 	becomeSubreaper()
 	s.handleSignals()
-	enc := json.NewEncoder(report)
-	s.startAll(func(st started) { enc.Encode(st) })
-	report.Close()
+	if sp.Ready.on() {
+		s.startReady(report)
+	} else {
+		enc := json.NewEncoder(report)
+		s.startAll(func(st started) { enc.Encode(st) })
+		report.Close()
+	}
 	if len(s.running) == 0 {
 		return 1
 	}
@@ -231,6 +236,9 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 		}
 	}()
 	if err != nil {
+		return nil, err
+	}
+	if files, err = s.readyPipes(j, files); err != nil {
 		return nil, err
 	}
 	fds := make([]uintptr, len(files))
@@ -553,6 +561,7 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) *job.Record {
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
 	s.groups.Ended(rec.PGID)
+	s.notReady(rec.ID)
 	if s.loop != nil {
 		return s.ranOut(rec)
 	}
