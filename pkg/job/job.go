@@ -32,6 +32,9 @@ const (
 	Unknown = "unknown" // gone, and how it ended cannot be known
 	Backoff = "backoff" // --restart: between two runs
 	Failed  = "failed"  // --restart: stopped after --max-restarts; see the last run's code
+	Waiting = "waiting" // --after: not started yet
+	// DependencyFailed: --after: a job waited for failed, so it never ran.
+	DependencyFailed = "dependency-failed"
 	// Lost is never written: it is what a reader makes of a record that
 	// says Running when the supervisor that would record the end is gone
 	// and the job still runs.
@@ -65,10 +68,15 @@ type Record struct {
 	// Runs is the number of the current (or last) run of a --restart job;
 	// each ended run is a line of its runs file (RunsPath).
 	Runs int `json:"runs,omitempty"`
+	// Held: the job has a supervisor of its own (--restart, --after),
+	// which writes its final record before it exits.
+	Held bool `json:"held,omitempty"`
 }
 
 // Final reports whether the record holds the job's end.
-func (r *Record) Final() bool { return r.State != Running && r.State != Backoff }
+func (r *Record) Final() bool {
+	return r.State != Running && r.State != Backoff && r.State != Waiting
+}
 
 // Label is the job's name, or its id when it has none.
 func (r *Record) Label() string {

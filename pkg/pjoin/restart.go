@@ -12,8 +12,9 @@ import (
 // which writes the job's final record before it exits. Its record, read
 // again when the supervisor ends, says how the job stopped.
 
-// looping reports whether rec is a --restart job that has not stopped.
-func looping(rec *job.Record) bool { return rec.Restart != "" && !rec.Final() }
+// looping reports whether rec is a job with a supervisor of its own
+// (--restart, --after) that has not stopped.
+func looping(rec *job.Record) bool { return (rec.Restart != "" || rec.Held) && !rec.Final() }
 
 // openLoop takes a pidfd on t's supervisor, checked against its start
 // time. One that is gone leaves the record as it is: lost if the last run
@@ -57,5 +58,16 @@ func (j *joiner) signalLoop(t *target, sig syscall.Signal) {
 	t.proc.Signal(syscall.SIGTERM)
 	if sig == syscall.SIGKILL && t.rec.PGID > 0 && t.rec.Is(j.boot) {
 		syscall.Kill(-t.rec.PGID, syscall.SIGKILL)
+	}
+}
+
+// endLoop is ended for a job held through its supervisor: the pidfd is
+// the supervisor's, whose own status says nothing of the job; the record
+// does, unless the supervisor died before writing it.
+func (j *joiner) endLoop(t *target) {
+	j.refresh(t, 0)
+	if !t.rec.Final() {
+		t.state = job.Unknown
+		j.settle(t)
 	}
 }

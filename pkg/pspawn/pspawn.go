@@ -46,6 +46,7 @@ type CLI struct {
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
 	Restart
 	Ready
+	After
 	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
@@ -90,6 +91,9 @@ func (c *CLI) Run(env *cli.Env) error {
 		return err
 	}
 	defer unlock()
+	if err := c.After.plan(sp, store); err != nil {
+		return err
+	}
 	for i := range sp.Jobs {
 		j := &sp.Jobs[i]
 		if j.Name != "" {
@@ -118,10 +122,13 @@ func (c *CLI) Run(env *cli.Env) error {
 		if s.Error != "" {
 			continue
 		}
-		if c.JSON {
+		switch {
+		case c.JSON:
 			b, _ := json.Marshal(s)
 			fmt.Fprintf(env.Stdout, "%s\n", b)
-		} else {
+		case s.PID == 0:
+			fmt.Fprintf(env.Stdout, "%s\t-\n", s.ID) // --after: not started yet
+		default:
 			fmt.Fprintf(env.Stdout, "%s\t%d\n", s.ID, s.PID)
 		}
 	}
@@ -430,6 +437,7 @@ type spec struct {
 	CallerFD   bool // its pidfd is file descriptor 5
 	Policy     restartPolicy
 	Ready      readiness
+	After      []dependency
 }
 
 // jobSpec is one copy.

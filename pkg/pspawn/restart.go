@@ -174,16 +174,19 @@ func newLoop(p *restartPolicy) *loop {
 }
 
 // startSupervisors starts the supervisors of sp's jobs: one for all
-// copies, or with --restart one per copy, so that each job's supervisor
-// lives exactly as long as its loop and pjoin can wait for it.
+// copies, or with --restart or --after one per copy, so that each job's
+// supervisor lives exactly as long as its loop or wait, and pjoin can
+// wait for it.
 func startSupervisors(sp *spec) ([]started, error) {
-	if sp.Policy.When == "" {
+	if !sp.held() {
 		return startSupervisor(sp)
 	}
 	var all []started
 	for _, j := range sp.Jobs {
 		one := *sp
-		j.Run = 1
+		if sp.Policy.When != "" {
+			j.Run = 1
+		}
 		one.Jobs = []jobSpec{j}
 		st, err := startSupervisor(&one)
 		if err != nil {

@@ -94,10 +94,29 @@ func superviseMain() int {
 	s := newSupervisor(&sp, store, os.Stderr)
 	defer s.groups.Close()
 	becomeSubreaper()
+	if len(sp.After) > 0 {
+		// One job (startSupervisors): pspawn returns now, and the job
+		// starts, or not, once its dependencies have ended. Until then a
+		// TERM ends the supervisor, and the record is read as unknown.
+		j := sp.Jobs[0]
+		json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
+		report.Close()
+		if !s.awaitDependencies(j) {
+			return 1
+		}
+		report = nil
+	}
 	s.handleSignals()
-	if sp.Ready.on() {
+	switch {
+	case report == nil:
+		s.startAll(func(st started) {
+			if st.Error != "" {
+				fmt.Fprintf(s.errw, "pspawn: %s\n", st.Error)
+			}
+		})
+	case sp.Ready.on():
 		s.startReady(report)
-	} else {
+	default:
 		enc := json.NewEncoder(report)
 		s.startAll(func(st started) { enc.Encode(st) })
 		report.Close()
@@ -284,7 +303,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	rec := &job.Record{
 		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
 		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
-		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run,
+		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(),
 	}
 	if err := s.store.Write(rec); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
