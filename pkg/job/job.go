@@ -25,14 +25,15 @@ import (
 
 // States of a job.
 const (
-	Running = "running" // started, not yet known to have ended
-	Exited  = "exited"  // ended by exit(2); see ExitCode
-	Killed  = "killed"  // ended by a signal; see Signal
-	Timeout = "timeout" // stopped by its --timeout
-	Unknown = "unknown" // gone, and how it ended cannot be known
-	Backoff = "backoff" // --restart: between two runs
-	Failed  = "failed"  // --restart: stopped after --max-restarts; see the last run's code
-	Waiting = "waiting" // --after: not started yet
+	Running   = "running"   // started, not yet known to have ended
+	Exited    = "exited"    // ended by exit(2); see ExitCode
+	Killed    = "killed"    // ended by a signal; see Signal
+	Timeout   = "timeout"   // stopped by its --timeout
+	Unknown   = "unknown"   // gone, and how it ended cannot be known
+	Backoff   = "backoff"   // --restart: between two runs
+	Failed    = "failed"    // --restart: stopped after --max-restarts; see the last run's code
+	Waiting   = "waiting"   // --after: not started yet
+	Scheduled = "scheduled" // --in, --at: not started yet
 	// DependencyFailed: --after: a job waited for failed, so it never ran.
 	DependencyFailed = "dependency-failed"
 	// Lost is never written: it is what a reader makes of a record that
@@ -75,7 +76,7 @@ type Record struct {
 
 // Final reports whether the record holds the job's end.
 func (r *Record) Final() bool {
-	return r.State != Running && r.State != Backoff && r.State != Waiting
+	return r.State != Running && r.State != Backoff && r.State != Waiting && r.State != Scheduled
 }
 
 // Label is the job's name, or its id when it has none.

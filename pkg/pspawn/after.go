@@ -2,7 +2,6 @@ package pspawn
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
@@ -53,21 +52,19 @@ type dependency struct {
 
 // held reports whether the job's records are written around its runs by
 // a supervisor of its own, which pjoin waits for.
-func (sp *spec) held() bool { return sp.Policy.When != "" || len(sp.After) > 0 }
+func (sp *spec) held() bool {
+	return sp.Policy.When != "" || len(sp.After) > 0 || !sp.StartAt.IsZero()
+}
 
-// awaitDependencies records the job as waiting, then waits for each
-// dependency's end: on the pidfd of the supervisor that will record it,
-// re-reading the record when that supervisor exits. It returns false,
+// awaitDependencies waits for each dependency's end of the job of rec
+// (recorded as waiting): on the pidfd of the supervisor that will record
+// it, re-reading the record when that supervisor exits. It returns false,
 // with the job recorded as dependency-failed, if one failed: ended with
 // another status than 0 (for --after), or lost, or unknown.
-func (s *supervisor) awaitDependencies(j jobSpec) bool {
-	rec := &job.Record{ID: j.ID, Name: j.Name, Cmd: j.Argv, Log: j.Log, BootID: s.boot,
-		Supervisor: os.Getpid(), SupervisorStart: s.start, Started: time.Now(),
-		State: job.Waiting, Restart: s.sp.Policy.When, Held: true}
-	s.write(rec)
+func (s *supervisor) awaitDependencies(rec *job.Record) bool {
 	for _, d := range s.sp.After {
 		if why := s.await(d); why != "" {
-			fmt.Fprintf(s.errw, "pspawn: job %s: dependency %s %s\n", j.ID, d.ID, why)
+			fmt.Fprintf(s.errw, "pspawn: job %s: dependency %s %s\n", rec.ID, d.ID, why)
 			now := time.Now()
 			rec.Ended, rec.State = &now, job.DependencyFailed
 			s.write(rec)

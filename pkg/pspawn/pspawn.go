@@ -47,6 +47,7 @@ type CLI struct {
 	Restart
 	Ready
 	After
+	Schedule
 	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
@@ -203,6 +204,9 @@ func (c *CLI) plan() (*spec, error) {
 		return nil, err
 	}
 	if err := c.Ready.plan(sp); err != nil {
+		return nil, err
+	}
+	if err := c.Schedule.plan(sp, time.Now()); err != nil {
 		return nil, err
 	}
 	if c.Daemon {
@@ -438,6 +442,7 @@ type spec struct {
 	Policy     restartPolicy
 	Ready      readiness
 	After      []dependency
+	StartAt    time.Time // --in, --at
 }
 
 // jobSpec is one copy.

@@ -94,14 +94,15 @@ func superviseMain() int {
 	s := newSupervisor(&sp, store, os.Stderr)
 	defer s.groups.Close()
 	becomeSubreaper()
-	if len(sp.After) > 0 {
+	if len(sp.After) > 0 || !sp.StartAt.IsZero() {
 		// One job (startSupervisors): pspawn returns now, and the job
-		// starts, or not, once its dependencies have ended. Until then a
-		// TERM ends the supervisor, and the record is read as unknown.
+		// starts, or not, at its time and once its dependencies have
+		// ended. Until then a TERM ends the supervisor, and the record is
+		// read as unknown.
 		j := sp.Jobs[0]
 		json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
 		report.Close()
-		if !s.awaitDependencies(j) {
+		if !s.hold(j) {
 			return 1
 		}
 		report = nil
