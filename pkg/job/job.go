@@ -310,6 +310,7 @@ func (s *Store) Remove(r *Record) error {
 	}
 	if r.Log == s.LogPath(r.ID) {
 		os.Remove(r.Log)
+		os.Remove(r.Log + ".1") // pspawn --log-max
 	}
 	os.Remove(s.RunsPath(r.ID))
 	return nil

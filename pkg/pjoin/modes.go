@@ -185,6 +185,15 @@ func (j *joiner) logs(targets []*target) error {
 		if n > 1 {
 			fmt.Fprintf(j.out, "==> %s <==\n", t.name)
 		}
+		// pspawn --log-max keeps the older half in LOG.1.
+		if old, err := os.Open(t.rec.Log + ".1"); err == nil {
+			_, err = io.Copy(j.out, old)
+			old.Close()
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("print log of %s: %w", t.ref, err)
+			}
+		}
 		err = j.copyLog(t, f)
 		f.Close()
 		if err != nil {

@@ -48,6 +48,7 @@ type CLI struct {
 	Ready
 	After
 	Schedule
+	LogMax
 	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
@@ -207,6 +208,9 @@ func (c *CLI) plan() (*spec, error) {
 		return nil, err
 	}
 	if err := c.Schedule.plan(sp, time.Now()); err != nil {
+		return nil, err
+	}
+	if err := c.LogMax.plan(sp); err != nil {
 		return nil, err
 	}
 	if c.Daemon {
@@ -443,6 +447,7 @@ type spec struct {
 	Ready      readiness
 	After      []dependency
 	StartAt    time.Time // --in, --at
+	LogMax     int64     // --log-max, bytes
 }
 
 // jobSpec is one copy.

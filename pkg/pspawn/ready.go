@@ -73,8 +73,9 @@ func (r *Ready) plan(sp *spec) error {
 // readyPipes adds to a first run's files what its readiness is read
 // from: a pipe in place of the log for --ready-line, whose lines a
 // goroutine copies to the log, or a pipe at --ready-fd. The answer goes to
-// s.ready[j.ID].
-func (s *supervisor) readyPipes(j jobSpec, files []*os.File) ([]*os.File, error) {
+// s.ready[j.ID]. Pipe ends go to after, for the caller to close once the
+// job has started.
+func (s *supervisor) readyPipes(j jobSpec, files []*os.File, after *[]*os.File) ([]*os.File, error) {
 	ch := s.ready[j.ID]
 	if ch == nil || j.Run > 1 {
 		return files, nil
@@ -103,8 +104,13 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File) ([]*os.File, error)
 				files[i] = w
 			}
 		}
-		files = append(files, w) // closed with the others after the start
-		go copyLines(r, out, re, ch)
+		*after = append(*after, w)
+		done := make(chan struct{})
+		s.copying(j.ID, done)
+		go func() {
+			copyLines(r, out, re, ch)
+			close(done)
+		}()
 	case rd.FD > 0:
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -114,6 +120,7 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File) ([]*os.File, error)
 			files = append(files, nil)
 		}
 		files[rd.FD] = w
+		*after = append(*after, w)
 		go func() {
 			defer r.Close()
 			if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {

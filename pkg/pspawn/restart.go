@@ -174,11 +174,11 @@ func newLoop(p *restartPolicy) *loop {
 }
 
 // startSupervisors starts the supervisors of sp's jobs: one for all
-// copies, or with --restart or --after one per copy, so that each job's
+// copies, or with --restart, --after, --in, --at or --log-max one per copy, so that each job's
 // supervisor lives exactly as long as its loop or wait, and pjoin can
 // wait for it.
 func startSupervisors(sp *spec) ([]started, error) {
-	if !sp.held() {
+	if !sp.held() && sp.LogMax == 0 {
 		return startSupervisor(sp)
 	}
 	var all []started

@@ -35,12 +35,14 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer             // where a record that cannot be written is reported
-	tty    int                   // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int                   // --wait: the one process group of all copies, once started
-	cont   chan os.Signal        // --wait with a terminal: SIGCONT, for stopped
-	loop   *loop                 // --restart: the one job's loop, else nil
-	ready  map[string]chan error // --ready-*: by job id, the answer of its first run
+	errw   io.Writer                // where a record that cannot be written is reported
+	tty    int                      // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int                      // --wait: the one process group of all copies, once started
+	cont   chan os.Signal           // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop                    // --restart: the one job's loop, else nil
+	ready  map[string]chan error    // --ready-*: by job id, the answer of its first run
+	log    *rotLog                  // --log-max: the one job's log (one supervisor per job)
+	copied map[string]chan struct{} // by job id: closed once its run's output is copied
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -51,7 +53,7 @@ type supervisor struct {
 
 func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
 	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
-		errw: errw, tty: -1, running: map[int]*job.Record{}}
+		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string]chan struct{}{}}
 	if sp.Policy.When != "" {
 		s.loop = newLoop(&sp.Policy)
 	}
@@ -258,7 +260,16 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if files, err = s.readyPipes(j, files); err != nil {
+	var after []*os.File
+	defer func() {
+		for _, f := range after {
+			f.Close()
+		}
+	}()
+	if files, err = s.logPipe(j, files, &after); err != nil {
+		return nil, err
+	}
+	if files, err = s.readyPipes(j, files, &after); err != nil {
 		return nil, err
 	}
 	fds := make([]uintptr, len(files))
@@ -580,6 +591,7 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) *job.Record {
 		sig = int(ws.Signal())
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
+	s.copiedOut(rec.ID)
 	s.groups.Ended(rec.PGID)
 	s.notReady(rec.ID)
 	if s.loop != nil {
