@@ -24,6 +24,7 @@ var suites = []Suite{
 	pqueueNatsSuite,
 	pshmNatsSuite,
 	ppoolSuite,
+	restartSuite,
 	// SUITES: one line per tool, keep this marker last
 }
 

@@ -25,11 +25,17 @@ import (
 
 // States of a job.
 const (
-	Running = "running" // started, not yet known to have ended
-	Exited  = "exited"  // ended by exit(2); see ExitCode
-	Killed  = "killed"  // ended by a signal; see Signal
-	Timeout = "timeout" // stopped by its --timeout
-	Unknown = "unknown" // gone, and how it ended cannot be known
+	Running   = "running"   // started, not yet known to have ended
+	Exited    = "exited"    // ended by exit(2); see ExitCode
+	Killed    = "killed"    // ended by a signal; see Signal
+	Timeout   = "timeout"   // stopped by its --timeout
+	Unknown   = "unknown"   // gone, and how it ended cannot be known
+	Backoff   = "backoff"   // --restart: between two runs
+	Failed    = "failed"    // --restart: stopped after --max-restarts; see the last run's code
+	Waiting   = "waiting"   // --after: not started yet
+	Scheduled = "scheduled" // --in, --at: not started yet
+	// DependencyFailed: --after: a job waited for failed, so it never ran.
+	DependencyFailed = "dependency-failed"
 	// Lost is never written: it is what a reader makes of a record that
 	// says Running when the supervisor that would record the end is gone
 	// and the job still runs.
@@ -57,10 +63,21 @@ type Record struct {
 	ExitCode        *int       `json:"exit_code"`
 	Signal          int        `json:"signal,omitempty"`
 	TimedOut        bool       `json:"timed_out,omitempty"`
+	// Restart is the job's --restart policy; such a job is joined through
+	// its supervisor, which outlives every run.
+	Restart string `json:"restart,omitempty"`
+	// Runs is the number of the current (or last) run of a --restart job;
+	// each ended run is a line of its runs file (RunsPath).
+	Runs int `json:"runs,omitempty"`
+	// Held: the job has a supervisor of its own (--restart, --after),
+	// which writes its final record before it exits.
+	Held bool `json:"held,omitempty"`
 }
 
 // Final reports whether the record holds the job's end.
-func (r *Record) Final() bool { return r.State != Running }
+func (r *Record) Final() bool {
+	return r.State != Running && r.State != Backoff && r.State != Waiting && r.State != Scheduled
+}
 
 // Label is the job's name, or its id when it has none.
 func (r *Record) Label() string {
@@ -141,6 +158,40 @@ func (s *Store) path(id string) string { return filepath.Join(s.Dir, id+".json")
 
 // LogPath is where a job's output goes by default.
 func (s *Store) LogPath(id string) string { return filepath.Join(s.Dir, id+".log") }
+
+// RunsPath is where the ended runs of a --restart job are listed.
+func (s *Store) RunsPath(id string) string { return filepath.Join(s.Dir, id+".runs") }
+
+// AppendRun adds one ended run of r to its runs file as a line
+// "RUN<tab>PID<tab>START<tab>END<tab>CODE" (RFC 3339 times; CODE as pjoin
+// prints it: N, -SIG, or ? unknown). Appending keeps the cost of a run
+// and the supervisor's memory the same however many runs came before.
+func (s *Store) AppendRun(r *Record) error {
+	f, err := os.OpenFile(s.RunsPath(r.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("record run of job %s: %w", r.ID, err)
+	}
+	end := time.Now()
+	if r.Ended != nil {
+		end = *r.Ended
+	}
+	code := "?"
+	switch {
+	case r.Signal != 0:
+		code = "-" + strconv.Itoa(r.Signal)
+	case r.ExitCode != nil:
+		code = strconv.Itoa(*r.ExitCode)
+	}
+	line := fmt.Sprintf("%d\t%d\t%s\t%s\t%s\n", r.Runs, r.PID, r.Started.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano), code)
+	_, err = f.WriteString(line)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record run of job %s: %w", r.ID, err)
+	}
+	return nil
+}
 
 // Lock takes the store's lock, which serialises id allocation and the
 // check that a name is free; call the returned function to release it.
@@ -259,7 +310,9 @@ func (s *Store) Remove(r *Record) error {
 	}
 	if r.Log == s.LogPath(r.ID) {
 		os.Remove(r.Log)
+		os.Remove(r.Log + ".1") // pspawn --log-max
 	}
+	os.Remove(s.RunsPath(r.ID))
 	return nil
 }
 
@@ -286,7 +339,7 @@ func (s *Store) Find(ref string) (*Record, error) {
 	for _, r := range all {
 		if r.Name == ref {
 			latest = r
-			if r.State == Running {
+			if !r.Final() {
 				running = r
 			}
 		}

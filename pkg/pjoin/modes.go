@@ -73,10 +73,14 @@ func (j *joiner) statusLine(t *target) {
 		runtime = rt.String()
 	}
 	state := t.state
-	if !t.done && state != job.Lost {
+	if !t.done && state != job.Lost && state != job.Backoff && state != job.Waiting && state != job.Scheduled {
 		state = job.Running
 	}
-	fmt.Fprintf(j.out, "%s\t%d\t%s\t%s\t%s\t%s\n", id, t.pid, t.name, state, t.code(), runtime)
+	fmt.Fprintf(j.out, "%s\t%d\t%s\t%s\t%s\t%s", id, t.pid, t.name, state, t.code(), runtime)
+	if t.rec != nil && t.rec.Runs > 0 {
+		fmt.Fprintf(j.out, "\t%d", t.rec.Runs) // --restart: the run count
+	}
+	fmt.Fprintln(j.out)
 }
 
 // terminate is Process.terminate (or kill): the signal to each running
@@ -93,7 +97,7 @@ func (j *joiner) terminate(targets []*target) error {
 		if t.missing || t.done {
 			continue
 		}
-		if err := j.signal(t, sig); err != nil {
+		if err := j.send(t, sig); err != nil {
 			return err
 		}
 		live = append(live, t)
@@ -113,7 +117,7 @@ func (j *joiner) terminate(targets []*target) error {
 		}
 		if len(ready) == 0 {
 			for _, t := range live {
-				if err := j.signal(t, syscall.SIGKILL); err != nil {
+				if err := j.send(t, syscall.SIGKILL); err != nil {
 					return err
 				}
 			}
@@ -180,6 +184,15 @@ func (j *joiner) logs(targets []*target) error {
 		}
 		if n > 1 {
 			fmt.Fprintf(j.out, "==> %s <==\n", t.name)
+		}
+		// pspawn --log-max keeps the older half in LOG.1.
+		if old, err := os.Open(t.rec.Log + ".1"); err == nil {
+			_, err = io.Copy(j.out, old)
+			old.Close()
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("print log of %s: %w", t.ref, err)
+			}
 		}
 		err = j.copyLog(t, f)
 		f.Close()

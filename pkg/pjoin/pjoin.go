@@ -214,8 +214,9 @@ func (j *joiner) resolve(refs []string) []*target {
 	seen := map[[2]uint64]bool{}
 	for _, ref := range refs {
 		t, err := j.resolveOne(ref)
-		if err == nil {
+		if err == nil && t.pid > 0 {
 			// "pjoin $(pspawn ...)" names each job twice: by id and by PID.
+			// (A job waiting for --after has no PID yet.)
 			key := [2]uint64{uint64(t.pid), t.start}
 			if seen[key] {
 				if t.proc != nil {
@@ -356,6 +357,10 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 		j.finish(t, rec)
 		return t
 	}
+	if looping(rec) {
+		j.openLoop(t)
+		return t
+	}
 	if !rec.Is(j.boot) {
 		// Gone, or the PID now belongs to another process: never wait on it.
 		j.gone(t)
@@ -391,6 +396,9 @@ func (j *joiner) refresh(t *target, wait time.Duration) {
 // finish sets t's end from a final record.
 func (j *joiner) finish(t *target, rec *job.Record) {
 	t.done, t.state = true, rec.State
+	if rec.Held {
+		t.pid = rec.PID // the last run (0: it never ran)
+	}
 	if rec.Ended != nil {
 		t.ended = *rec.Ended
 	}
@@ -405,6 +413,10 @@ func (j *joiner) finish(t *target, rec *job.Record) {
 // ended records the end of a process whose pidfd became readable.
 func (j *joiner) ended(t *target) {
 	t.done, t.ended = true, time.Now()
+	if t.rec != nil && looping(t.rec) && t.state != job.Lost {
+		j.endLoop(t)
+		return
+	}
 	if t.rec != nil {
 		j.refresh(t, 0)
 		if t.status.Known {
@@ -518,6 +530,10 @@ func (j *joiner) noteEnd(t *target) {
 		// Ending them was the point; their codes are printed, not failures.
 	case t.state == job.Timeout:
 		j.fail(cli.ExitTimeout)
+	case t.state == job.DependencyFailed:
+		j.fail(cli.ExitFail) // never ran
+	case t.state == job.Failed:
+		j.fail(cli.ExitFail) // --max-restarts reached: 1, whatever the last run's code
 	case !t.status.Known:
 		if !j.cli.UnknownOK {
 			j.fail(cli.ExitFail)
@@ -549,12 +565,13 @@ type result struct {
 	Signal         *string  `json:"signal"`
 	RuntimeSeconds *float64 `json:"runtime_seconds,omitempty"`
 	Cmd            []string `json:"cmd,omitempty"`
+	Runs           int      `json:"runs,omitempty"`
 }
 
 func (j *joiner) result(t *target) result {
 	r := result{PID: t.pid, Name: t.name, State: t.state}
 	if t.rec != nil {
-		r.ID, r.Cmd = t.rec.ID, t.rec.Cmd
+		r.ID, r.Cmd, r.Runs = t.rec.ID, t.rec.Cmd, t.rec.Runs
 	}
 	if t.done && t.status.Known {
 		if t.status.Signal != 0 {

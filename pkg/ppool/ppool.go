@@ -245,26 +245,9 @@ func parseHalt(s string) (HaltRule, error) {
 }
 
 func parseSize(s string) (uint64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	mult := uint64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	case "T":
-		mult = 1 << 40
-	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	n, err := cli.ParseSize(s)
+	if err != nil {
 		return 0, cli.Usagef("--memfree %q: want a size like 500M or 2G", s)
 	}
-	return uint64(n * float64(mult)), nil
+	return n, nil
 }

@@ -44,7 +44,12 @@ type CLI struct {
 	Nice      int          `name:"nice" placeholder:"N" help:"Run at niceness N (as nice -n N)."`
 	Wait      bool         `name:"wait" short:"w" help:"Run in the foreground like subprocess.run: stdio attached, signals forwarded, exit with the job's status."`
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
-	Cmd       []string     `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
+	Restart
+	Ready
+	After
+	Schedule
+	LogMax
+	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
 // Command returns pspawn's description for the shared CLI plumbing.
@@ -88,6 +93,9 @@ func (c *CLI) Run(env *cli.Env) error {
 		return err
 	}
 	defer unlock()
+	if err := c.After.plan(sp, store); err != nil {
+		return err
+	}
 	for i := range sp.Jobs {
 		j := &sp.Jobs[i]
 		if j.Name != "" {
@@ -108,7 +116,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		unlock()
 		return runForeground(store, sp, env.Stderr)
 	}
-	started, err := startSupervisor(sp)
+	started, err := startSupervisors(sp)
 	if err != nil {
 		return err
 	}
@@ -116,10 +124,13 @@ func (c *CLI) Run(env *cli.Env) error {
 		if s.Error != "" {
 			continue
 		}
-		if c.JSON {
+		switch {
+		case c.JSON:
 			b, _ := json.Marshal(s)
 			fmt.Fprintf(env.Stdout, "%s\n", b)
-		} else {
+		case s.PID == 0:
+			fmt.Fprintf(env.Stdout, "%s\t-\n", s.ID) // --after: not started yet
+		default:
 			fmt.Fprintf(env.Stdout, "%s\t%d\n", s.ID, s.PID)
 		}
 	}
@@ -189,6 +200,18 @@ func (c *CLI) plan() (*spec, error) {
 			}
 		}
 		sp.Jobs = append(sp.Jobs, j)
+	}
+	if err := c.Restart.plan(sp); err != nil {
+		return nil, err
+	}
+	if err := c.Ready.plan(sp); err != nil {
+		return nil, err
+	}
+	if err := c.Schedule.plan(sp, time.Now()); err != nil {
+		return nil, err
+	}
+	if err := c.LogMax.plan(sp); err != nil {
+		return nil, err
 	}
 	if c.Daemon {
 		sp.Caller = callerPID()
@@ -420,6 +443,11 @@ type spec struct {
 	Grace      time.Duration
 	Caller     int  // --daemon: the PID to outlive no longer than
 	CallerFD   bool // its pidfd is file descriptor 5
+	Policy     restartPolicy
+	Ready      readiness
+	After      []dependency
+	StartAt    time.Time // --in, --at
+	LogMax     int64     // --log-max, bytes
 }
 
 // jobSpec is one copy.
@@ -428,4 +456,5 @@ type jobSpec struct {
 	Name string
 	Argv []string
 	Log  string
+	Run  int // --restart: the run's number, from 1
 }

@@ -35,10 +35,14 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer      // where a record that cannot be written is reported
-	tty    int            // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int            // --wait: the one process group of all copies, once started
-	cont   chan os.Signal // --wait with a terminal: SIGCONT, for stopped
+	errw   io.Writer                // where a record that cannot be written is reported
+	tty    int                      // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int                      // --wait: the one process group of all copies, once started
+	cont   chan os.Signal           // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop                    // --restart: the one job's loop, else nil
+	ready  map[string]chan error    // --ready-*: by job id, the answer of its first run
+	log    *rotLog                  // --log-max: the one job's log (one supervisor per job)
+	copied map[string]chan struct{} // by job id: closed once its run's output is copied
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -49,7 +53,10 @@ type supervisor struct {
 
 func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
 	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
-		errw: errw, tty: -1, running: map[int]*job.Record{}}
+		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string]chan struct{}{}}
+	if sp.Policy.When != "" {
+		s.loop = newLoop(&sp.Policy)
+	}
 	if st, err := proc.ReadStat(os.Getpid()); err == nil {
 		s.start = st.StartTime
 	}
@@ -89,10 +96,34 @@ func superviseMain() int {
 	s := newSupervisor(&sp, store, os.Stderr)
 	defer s.groups.Close()
 	becomeSubreaper()
+	if len(sp.After) > 0 || !sp.StartAt.IsZero() {
+		// One job (startSupervisors): pspawn returns now, and the job
+		// starts, or not, at its time and once its dependencies have
+		// ended. Until then a TERM ends the supervisor, and the record is
+		// read as unknown.
+		j := sp.Jobs[0]
+		json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
+		report.Close()
+		if !s.hold(j) {
+			return 1
+		}
+		report = nil
+	}
 	s.handleSignals()
-	enc := json.NewEncoder(report)
-	s.startAll(func(st started) { enc.Encode(st) })
-	report.Close()
+	switch {
+	case report == nil:
+		s.startAll(func(st started) {
+			if st.Error != "" {
+				fmt.Fprintf(s.errw, "pspawn: %s\n", st.Error)
+			}
+		})
+	case sp.Ready.on():
+		s.startReady(report)
+	default:
+		enc := json.NewEncoder(report)
+		s.startAll(func(st started) { enc.Encode(st) })
+		report.Close()
+	}
 	if len(s.running) == 0 {
 		return 1
 	}
@@ -229,6 +260,18 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	var after []*os.File
+	defer func() {
+		for _, f := range after {
+			f.Close()
+		}
+	}()
+	if files, err = s.logPipe(j, files, &after); err != nil {
+		return nil, err
+	}
+	if files, err = s.readyPipes(j, files, &after); err != nil {
+		return nil, err
+	}
 	fds := make([]uintptr, len(files))
 	for i, f := range files {
 		fds[i] = ^uintptr(0) // closed in the child
@@ -274,7 +317,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	rec := &job.Record{
 		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
 		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
-		Started: time.Now(), State: job.Running,
+		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(),
 	}
 	if err := s.store.Write(rec); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
@@ -414,6 +457,7 @@ func (s *supervisor) handleSignals() {
 					s.caught = sig
 				}
 				s.mu.Unlock()
+				s.stopLoop()
 				s.stopAll(sig)
 			}
 		}
@@ -458,7 +502,9 @@ func (s *supervisor) reap() {
 		case ws.Stopped():
 			s.stopped()
 		default:
-			s.ended(pid, ws)
+			if rec := s.ended(pid, ws); rec != nil {
+				s.restart(rec)
+			}
 		}
 	}
 }
@@ -532,12 +578,14 @@ func (s *supervisor) giveTerminal(pgid int) {
 	unix.IoctlSetPointerInt(s.tty, unix.TIOCSPGRP, pgid)
 }
 
-func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
+// ended records how the job that was process pid ended; with --restart
+// it returns the record of a job to run again.
+func (s *supervisor) ended(pid int, ws syscall.WaitStatus) *job.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.running[pid]
 	if !ok {
-		return // an adopted orphan
+		return nil // an adopted orphan
 	}
 	delete(s.running, pid)
 	sig := 0
@@ -545,12 +593,18 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) {
 		sig = int(ws.Signal())
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
-	s.write(rec)
+	s.copiedOut(rec.ID)
 	s.groups.Ended(rec.PGID)
+	s.notReady(rec.ID)
+	if s.loop != nil {
+		return s.ranOut(rec)
+	}
+	s.write(rec)
 	failed := rec.TimedOut || sig != 0 || rec.ExitCode != nil && *rec.ExitCode != 0
 	if failed && s.first == nil {
 		s.first = rec
 	}
+	return nil
 }
 
 // write stores rec, saying so on standard error when it cannot: a record

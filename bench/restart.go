@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var restartSuite = Suite{
+	Name:  "restart",
+	About: "pspawn --restart: restart latency (a run's end to the next start, --backoff 0) and the restarting supervisor's memory",
+	Run:   benchRestart,
+}
+
+// restartRuns is the length of each measured crash loop.
+const restartRuns = 200
+
+func benchRestart(b *Bench) error {
+	dir := b.TempDir()
+	var gaps, period, shell []float64
+	for trial := 0; trial < b.Runs; trial++ {
+		g, p, err := crashLoop(dir, trial)
+		if err != nil {
+			return err
+		}
+		gaps = append(gaps, g...)
+		period = append(period, p)
+		t0 := time.Now()
+		loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do /bin/false; i=$((i+1)); done", restartRuns)
+		if err := exec.Command("sh", "-c", loop).Run(); err != nil {
+			return err
+		}
+		shell = append(shell, float64(time.Since(t0).Microseconds())/1000/restartRuns)
+	}
+	b.Report(fmt.Sprintf("crash loop of %d runs of /bin/false, %d loops", restartRuns, b.Runs),
+		Row{Name: "restart latency", Samples: gaps, Unit: "ms", Note: "a run reaped -> the next forked (times from the runs file)"},
+		Row{Name: "pspawn --restart always: time per run", Samples: period, Unit: "ms", Note: fmt.Sprintf("%.2fx the shell loop", Median(period)/Median(shell))},
+		Row{Name: "sh while loop: time per run (anchor)", Samples: shell, Unit: "ms", Note: "fork+exec+wait only, nothing recorded"})
+	var first, later []float64
+	for trial := 0; trial < b.Runs; trial++ {
+		f, l, err := restartRSS(dir, trial)
+		if err != nil {
+			return err
+		}
+		first, later = append(first, f), append(later, l)
+	}
+	b.Report("restarting supervisor's RssAnon (private memory)",
+		Row{Name: "run 1", Samples: first, Unit: "KiB", Note: "a --restart job's supervisor with its first run"},
+		Row{Name: "run 300, after 299 crashes", Samples: later, Unit: "KiB", Note: "heap grown to the collector's goal; flat after (see TestRestartCrashLoop)"})
+	return nil
+}
+
+// crashLoop runs one crash loop in its own job directory and returns
+// the restart gaps (ms) and the mean time per run (ms).
+func crashLoop(dir string, trial int) ([]float64, float64, error) {
+	pkit := filepath.Join(dir, fmt.Sprintf("loop%d", trial))
+	env := append(os.Environ(), "PKIT_DIR="+pkit)
+	t0 := time.Now()
+	spawn := exec.Command("pspawn", "--restart", "always", "--backoff", "0", "--max-restarts", strconv.Itoa(restartRuns-1), "--", "/bin/false")
+	spawn.Env = env
+	if out, err := spawn.CombinedOutput(); err != nil {
+		return nil, 0, fmt.Errorf("pspawn: %v: %s", err, out)
+	}
+	join := exec.Command("pjoin", "--timeout", "60", "j1")
+	join.Env = env
+	join.Run() // exit 1: the loop stops as failed
+	per := float64(time.Since(t0).Microseconds()) / 1000 / restartRuns
+	f, err := os.Open(filepath.Join(pkit, "jobs", "j1.runs"))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	var gaps []float64
+	var prev time.Time
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		fs := strings.Split(sc.Text(), "\t")
+		if len(fs) != 5 {
+			return nil, 0, fmt.Errorf("runs file: %q", sc.Text())
+		}
+		start, _ := time.Parse(time.RFC3339Nano, fs[2])
+		end, _ := time.Parse(time.RFC3339Nano, fs[3])
+		if !prev.IsZero() {
+			gaps = append(gaps, float64(start.Sub(prev).Microseconds())/1000)
+		}
+		prev = end
+	}
+	return gaps, per, nil
+}
+
+// restartRSS returns the RssAnon (KiB) of a --restart job's supervisor
+// during run 1 and during run 300, the 299 before it having failed.
+func restartRSS(dir string, trial int) (first, later float64, err error) {
+	pkit := filepath.Join(dir, fmt.Sprintf("rss%d", trial))
+	env := append(os.Environ(), "PKIT_DIR="+pkit)
+	count := filepath.Join(pkit, "count")
+	os.MkdirAll(pkit, 0o700)
+	script := fmt.Sprintf(`n=$(( $(cat %[1]s 2>/dev/null || echo 0) + 1 )); echo $n > %[1]s
+case $n in 1|300) exec sleep 30;; esac; exit 1`, count)
+	spawn := exec.Command("pspawn", "--restart", "always", "--backoff", "0", "--", "sh", "-c", script)
+	spawn.Env = env
+	if out, err := spawn.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("pspawn: %v: %s", err, out)
+	}
+	defer func() {
+		stop := exec.Command("pjoin", "--terminate", "j1")
+		stop.Env = env
+		stop.Run()
+	}()
+	sample := func(run int) (float64, int, error) {
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			var rec struct{ PGID, Supervisor, Runs int }
+			b, err := os.ReadFile(filepath.Join(pkit, "jobs", "j1.json"))
+			if err == nil && json.Unmarshal(b, &rec) == nil && rec.Runs == run {
+				kb, err := statusKB(rec.Supervisor, "RssAnon:")
+				return kb, rec.PGID, err
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return 0, 0, fmt.Errorf("run %d not reached in 60 s", run)
+	}
+	first, pgid, err := sample(1)
+	if err != nil {
+		return 0, 0, err
+	}
+	exec.Command("kill", "-KILL", "--", "-"+strconv.Itoa(pgid)).Run()
+	later, _, err = sample(300)
+	return first, later, err
+}
+
+// statusKB reads a "kB" field of /proc/PID/status.
+func statusKB(pid int, field string) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
