@@ -59,10 +59,12 @@ func Parser(cmd *Command, stdout, stderr io.Writer) (*kong.Kong, error) {
 
 // HelpWithDefault is a flag's help as --help prints it: kong's, plus
 // "(default: X)" for a value with a default tag, which kong shows only in
-// place of a placeholder. Booleans are off unless they say otherwise.
+// place of a placeholder, unless the help already says "(default ...",
+// in words where the tag's value means something else (get --holder's
+// -1 is the caller). Booleans are off unless they say otherwise.
 func HelpWithDefault(v *kong.Value) string {
 	help := kong.DefaultHelpValueFormatter(v)
-	if v.Default == "" || v.IsBool() || kong.HasInterpolatedVar(v.OrigHelp, "default") {
+	if v.Default == "" || v.IsBool() || strings.Contains(help, "(default") {
 		return help
 	}
 	suffix := "(default: " + v.Default + ")"

@@ -89,7 +89,7 @@ func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx 
 		return cli.Usagef("no lease IDs: give ID arguments or pipe them to stdin")
 	}
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, name, false)
+	b, q, err := g.openQueue(ctx, env, name, false)
 	if err != nil {
 		return err
 	}
@@ -208,9 +208,9 @@ func (c *CreateCmd) Run(g *Globals, env *cli.Env) error {
 }
 
 // statsOf opens an existing queue and returns its counters.
-func statsOf(g *Globals, name string) (queue.Stats, error) {
+func statsOf(g *Globals, env *cli.Env, name string) (queue.Stats, error) {
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, name, false)
+	b, q, err := g.openQueue(ctx, env, name, false)
 	if err != nil {
 		return queue.Stats{}, err
 	}
@@ -234,7 +234,7 @@ type SizeCmd struct {
 
 // Run prints the number of ready items.
 func (c *SizeCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ type EmptyCmd struct {
 
 // Run answers with the exit status, like test(1).
 func (c *EmptyCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ type FullCmd struct {
 
 // Run answers with the exit status, like test(1).
 func (c *FullCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (c *LsCmd) Run(g *Globals, env *cli.Env) error {
 			fmt.Fprintln(w, name)
 			continue
 		}
-		st, err := statsOf(g, name)
+		st, err := statsOf(g, env, name)
 		if errors.Is(err, queue.ErrNotFound) { // removed meanwhile
 			continue
 		}
@@ -329,7 +329,7 @@ type PurgeCmd struct {
 // terminal.
 func (c *PurgeCmd) Run(g *Globals, env *cli.Env) error {
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, c.Name, false)
+	b, q, err := g.openQueue(ctx, env, c.Name, false)
 	if err != nil {
 		return err
 	}

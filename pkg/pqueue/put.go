@@ -32,7 +32,7 @@ func (c *PutCmd) Run(g *Globals, env *cli.Env) error {
 	}
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, true)
+	b, q, err := g.openQueue(ctx, env, c.Name, true)
 	if err != nil {
 		return err
 	}
