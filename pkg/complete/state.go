@@ -1,8 +1,11 @@
 package complete
 
 import (
+	"cmp"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -36,18 +39,29 @@ func predictors() map[string]complete.Predictor {
 	}
 }
 
-// jobRefs lists the recorded jobs' ids, then their names.
+// jobRefs lists the recorded jobs' ids, oldest first, then their names.
+// It decodes only each record's name: a job store keeps every ended job
+// until pjoin --forget, and completion must stay fast with hundreds.
 func jobRefs() []string {
-	recs, err := (&job.Store{Dir: filepath.Join(rundir.Path(), "jobs")}).List()
+	dir := filepath.Join(rundir.Path(), "jobs")
+	files, err := filepath.Glob(filepath.Join(dir, "j*.json"))
 	if err != nil {
 		return nil
 	}
-	var ids, names []string
-	seen := map[string]bool{}
-	for _, r := range recs {
-		ids = append(ids, r.ID)
-		if r.Name != "" && !seen[r.Name] {
-			seen[r.Name] = true
+	var ids []string
+	for _, f := range files {
+		if id := strings.TrimSuffix(filepath.Base(f), ".json"); job.IsID(id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(len(a), len(b))*2 + cmp.Compare(a, b) })
+	var names []string
+	for _, id := range ids {
+		var r struct {
+			Name string `json:"name"`
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, id+".json")); err == nil && json.Unmarshal(b, &r) == nil &&
+			r.Name != "" && !slices.Contains(names, r.Name) {
 			names = append(names, r.Name)
 		}
 	}
