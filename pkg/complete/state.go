@@ -54,7 +54,9 @@ func jobRefs() []string {
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(len(a), len(b))*2 + cmp.Compare(a, b) })
+	slices.SortFunc(ids, func(a, b string) int { // j2 before j10
+		return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b))
+	})
 	var names []string
 	for _, id := range ids {
 		var r struct {
