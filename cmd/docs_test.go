@@ -353,3 +353,32 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// TestHelpDefaults checks that --help shows every default that is in the
+// grammar: each flag with a default tag prints "(default: X)", or says
+// its default in words, "(default ..." (cli.HelpWithDefault; kong itself
+// shows it only in place of a placeholder, so --grace=DUR hid its 5s).
+// Booleans are off by default.
+func TestHelpDefaults(t *testing.T) {
+	for _, tl := range tools {
+		p, err := cli.Parser(tl.command(), io.Discard, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: kong model: %v", tl.name, err)
+		}
+		var walk func(n *kong.Node)
+		walk = func(n *kong.Node) {
+			for _, f := range n.Flags {
+				if f.Hidden || f.IsBool() || f.Default == "" {
+					continue
+				}
+				if help := cli.HelpWithDefault(f.Value); !strings.Contains(help, "(default") {
+					t.Errorf("%s %s --%s: help %q does not show its default %q", tl.name, n.FullPath(), f.Name, help, f.Default)
+				}
+			}
+			for _, c := range n.Children {
+				walk(c)
+			}
+		}
+		walk(p.Model.Node)
+	}
+}

@@ -10,51 +10,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// fullTmpfs mounts a small tmpfs for the test's runtime directory, or
-// skips the test with the reason it cannot (not root, no mount namespace
-// rights). fill fills it to the last byte.
-func fullTmpfs(t *testing.T) (dir string, fill func()) {
-	t.Helper()
-	dir = t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir, func() {
-		f, err := os.Create(filepath.Join(dir, "filler"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		block := make([]byte, 4096)
-		for {
-			if _, err := f.Write(block); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-		for _, n := range []int{1024, 64, 1} { // the last partial block
-			for {
-				if _, err := f.Write(block[:n]); err != nil {
-					break
-				}
-			}
-		}
-	}
-}
 
 // TestPspawnFullDisk: a record that cannot be written is an error on
 // standard error, never silence, and a job whose end could not be
 // recorded is not read as a success.
 func TestPspawnFullDisk(t *testing.T) {
-	pkitDir, fill := fullTmpfs(t)
+	pkitDir := smallTmpfs(t, "256k")
+	fill := func() { fillDir(t, pkitDir) }
 	bin := toolBin(t)
 	work := t.TempDir()
 	run := func(stderr *os.File, name string, args ...string) (string, int) {

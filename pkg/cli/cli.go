@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/alecthomas/kong"
 )
@@ -52,7 +53,25 @@ func Parser(cmd *Command, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitRequest(code)) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.ValueFormatter(HelpWithDefault),
 	)
+}
+
+// HelpWithDefault is a flag's help as --help prints it: kong's, plus
+// "(default: X)" for a value with a default tag, which kong shows only in
+// place of a placeholder, unless the help already says "(default ...",
+// in words where the tag's value means something else (get --holder's
+// -1 is the caller). Booleans are off unless they say otherwise.
+func HelpWithDefault(v *kong.Value) string {
+	help := kong.DefaultHelpValueFormatter(v)
+	if v.Default == "" || v.IsBool() || strings.Contains(help, "(default") {
+		return help
+	}
+	suffix := "(default: " + v.Default + ")"
+	if body, ok := strings.CutSuffix(help, "."); ok {
+		return body + " " + suffix + "."
+	}
+	return strings.TrimSpace(help + " " + suffix)
 }
 
 // Run parses args for cmd and runs the selected command, returning the exit

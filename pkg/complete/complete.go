@@ -81,9 +81,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return fmt.Errorf("%s grammar: %w", tool.Name, err)
 	}
-	cmd, err := kongcompletion.Command(parser, kongcompletion.WithPredictor("file", complete.PredictFiles("*")),
-		kongcompletion.WithPredictor("ptree-fields", listPredictor(ptree.FieldNames())),
-		kongcompletion.WithPredictor("ptree-sort", listPredictor(ptree.FieldNames(), "-")))
+	cmd, err := kongcompletion.Command(parser, kongcompletion.WithPredictors(predictors()))
 	if err != nil {
 		return fmt.Errorf("%s completion: %w", tool.Name, err)
 	}

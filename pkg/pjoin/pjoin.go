@@ -34,7 +34,7 @@ type CLI struct {
 	Forget    bool         `name:"forget" help:"Delete the records of the jobs once they have ended; with no arguments, of every ended job."`
 	UnknownOK bool         `name:"unknown-ok" help:"Count an exit status that cannot be known (?) as success instead of a failure (exit 1)."`
 	JSON      bool         `name:"json" help:"Print JSON objects, one a line."`
-	Refs      []string     `arg:"" optional:"" name:"job" help:"Job ids, names or PIDs: the first field of each argument, or a JSON object's id (default: read from stdin, one a line)."`
+	Refs      []string     `arg:"" optional:"" name:"job" help:"Job ids, names or PIDs: the first field of each argument, or a JSON object's id (default: read from stdin, one a line)." completion-predictor:"jobs"`
 }
 
 // Command returns pjoin's description for the shared CLI plumbing.

@@ -29,7 +29,7 @@ type CLI struct {
 	Timeout      cli.Duration `listen:"" help:"Stop a job that runs longer than DUR (TERM, then KILL after --grace)."`
 	Grace        cli.Duration `listen:"" default:"2s" help:"Time between TERM and KILL."`
 	Retries      int          `default:"1" help:"Run a failing job up to N times in all."`
-	Halt         string       `default:"never" help:"When to stop: now|soon,fail=N|success=N|done=N (N may be a percentage), or never."`
+	Halt         string       `default:"never" help:"When to stop: now|soon,fail=N|success=N|done=N (N may be a percentage), or never." completion-predictor:"halt"`
 	Delay        cli.Duration `help:"Wait at least DUR between job starts."`
 	Load         float64      `help:"Start no job while the 1-minute load average is above this."`
 	Memfree      string       `help:"Start no job while available memory is below SIZE (e.g. 500M, 2G)."`

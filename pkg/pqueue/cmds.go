@@ -30,7 +30,7 @@ func leaseID(s string) string {
 
 // DoneCmd is `pqueue done`.
 type DoneCmd struct {
-	Name string   `arg:"" help:"Queue name."`
+	Name string   `arg:"" help:"Queue name." completion-predictor:"queues"`
 	IDs  []string `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
 }
 
@@ -43,7 +43,7 @@ func (c *DoneCmd) Run(g *Globals, env *cli.Env) error {
 
 // NackCmd is `pqueue nack`.
 type NackCmd struct {
-	Name  string       `arg:"" help:"Queue name."`
+	Name  string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	IDs   []string     `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
 	Delay cli.Duration `placeholder:"DUR" help:"Deliver the items again only after DUR."`
 }
@@ -57,7 +57,7 @@ func (c *NackCmd) Run(g *Globals, env *cli.Env) error {
 
 // TouchCmd is `pqueue touch`.
 type TouchCmd struct {
-	Name  string       `arg:"" help:"Queue name."`
+	Name  string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	IDs   []string     `arg:"" optional:"" name:"id" help:"Lease IDs; none: read them from stdin."`
 	Lease cli.Duration `placeholder:"DUR" help:"New lease from now (default: the queue's lease)."`
 }
@@ -89,7 +89,7 @@ func onLeases(g *Globals, env *cli.Env, name string, args []string, op func(ctx 
 		return cli.Usagef("no lease IDs: give ID arguments or pipe them to stdin")
 	}
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, name, false)
+	b, q, err := g.openQueue(ctx, env, name, false)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func eachLease(ids []string, op func(id string) error) error {
 
 // JoinCmd is `pqueue join`.
 type JoinCmd struct {
-	Name    string       `arg:"" help:"Queue name."`
+	Name    string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124)."`
 }
 
@@ -178,7 +178,7 @@ func (c *JoinCmd) Run(g *Globals, env *cli.Env) error {
 
 // CreateCmd is `pqueue create`.
 type CreateCmd struct {
-	Name          string       `arg:"" help:"Queue name."`
+	Name          string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	MaxSize       int64        `name:"maxsize" placeholder:"N" help:"Bound the items not yet done to N: put then waits (default 0: unbounded)."`
 	Lease         cli.Duration `placeholder:"DUR" help:"Default lease for get --exec (default 30s)."`
 	MaxDeliveries int          `name:"max-deliveries" placeholder:"N" help:"After N deliveries without done, move an item to the dead-letter queue NAME.dead (default 0: retry forever)."`
@@ -208,9 +208,9 @@ func (c *CreateCmd) Run(g *Globals, env *cli.Env) error {
 }
 
 // statsOf opens an existing queue and returns its counters.
-func statsOf(g *Globals, name string) (queue.Stats, error) {
+func statsOf(g *Globals, env *cli.Env, name string) (queue.Stats, error) {
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, name, false)
+	b, q, err := g.openQueue(ctx, env, name, false)
 	if err != nil {
 		return queue.Stats{}, err
 	}
@@ -228,13 +228,13 @@ type statsJSON struct {
 
 // SizeCmd is `pqueue size`.
 type SizeCmd struct {
-	Name string `arg:"" help:"Queue name."`
+	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 	JSON bool   `name:"json" help:"Print all counters as JSON: ready, leased, delivered, done, dead, maxsize, bytes."`
 }
 
 // Run prints the number of ready items.
 func (c *SizeCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -247,12 +247,12 @@ func (c *SizeCmd) Run(g *Globals, env *cli.Env) error {
 
 // EmptyCmd is `pqueue empty`.
 type EmptyCmd struct {
-	Name string `arg:"" help:"Queue name."`
+	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
 // Run answers with the exit status, like test(1).
 func (c *EmptyCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -264,12 +264,12 @@ func (c *EmptyCmd) Run(g *Globals, env *cli.Env) error {
 
 // FullCmd is `pqueue full`.
 type FullCmd struct {
-	Name string `arg:"" help:"Queue name."`
+	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
 // Run answers with the exit status, like test(1).
 func (c *FullCmd) Run(g *Globals, env *cli.Env) error {
-	st, err := statsOf(g, c.Name)
+	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (c *LsCmd) Run(g *Globals, env *cli.Env) error {
 			fmt.Fprintln(w, name)
 			continue
 		}
-		st, err := statsOf(g, name)
+		st, err := statsOf(g, env, name)
 		if errors.Is(err, queue.ErrNotFound) { // removed meanwhile
 			continue
 		}
@@ -322,14 +322,14 @@ func (c *LsCmd) Run(g *Globals, env *cli.Env) error {
 
 // PurgeCmd is `pqueue purge`.
 type PurgeCmd struct {
-	Name string `arg:"" help:"Queue name."`
+	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
 // Run drops the ready items and prints how many on stderr when it is a
 // terminal.
 func (c *PurgeCmd) Run(g *Globals, env *cli.Env) error {
 	ctx := context.Background()
-	b, q, err := g.openQueue(ctx, c.Name, false)
+	b, q, err := g.openQueue(ctx, env, c.Name, false)
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,7 @@ func (c *PurgeCmd) Run(g *Globals, env *cli.Env) error {
 
 // RmCmd is `pqueue rm`.
 type RmCmd struct {
-	Names []string `arg:"" name:"name" help:"Queue names."`
+	Names []string `arg:"" name:"name" help:"Queue names." completion-predictor:"queues"`
 	Force bool     `short:"f" name:"force" help:"A queue that does not exist is not an error."`
 }
 

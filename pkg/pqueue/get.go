@@ -18,7 +18,7 @@ import (
 
 // GetCmd is `pqueue get`.
 type GetCmd struct {
-	Name    string        `arg:"" help:"Queue name."`
+	Name    string        `arg:"" help:"Queue name." completion-predictor:"queues"`
 	Cmd     []string      `arg:"" optional:"" passthrough:"" help:"With --exec: the command to run on each item (after --)."`
 	Count   int           `short:"n" name:"count" default:"1" placeholder:"N" help:"Take N items (default 1), waiting for each; with --nowait at most N."`
 	Follow  bool          `short:"f" name:"follow" help:"Keep taking items as they arrive, until interrupted (with --nowait: until the queue is empty)."`

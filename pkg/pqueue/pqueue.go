@@ -89,7 +89,7 @@ func (g *Globals) backend() (queue.Backend, error) { return g.Flags.Backend(g.di
 
 // openQueue validates name and opens the queue, creating it with the
 // defaults when create is set.
-func (g *Globals) openQueue(ctx context.Context, name string, create bool) (queue.Backend, queue.Queue, error) {
+func (g *Globals) openQueue(ctx context.Context, env *cli.Env, name string, create bool) (queue.Backend, queue.Queue, error) {
 	if err := cli.ValidName("queue", name); err != nil {
 		return nil, nil, err
 	}
@@ -107,6 +107,9 @@ func (g *Globals) openQueue(ctx context.Context, name string, create bool) (queu
 		b.Close()
 		return nil, nil, queueError(err, 0)
 	}
+	if rb, ok := q.(interface{ RolledBack() uint64 }); ok && rb.RolledBack() != 0 {
+		env.Warnf("queue %q: queue state rolled back to generation %d: its newest header copy is damaged, so puts and acknowledgements made after it are lost", name, rb.RolledBack())
+	}
 	return b, q, nil
 }
 
@@ -119,7 +122,7 @@ func (g *Globals) openQueue(ctx context.Context, name string, create bool) (queu
 func (g *Globals) openReader(ctx context.Context, env *cli.Env, name string, wait bool, timeout cli.Duration) (queue.Backend, queue.Queue, error) {
 	said := false
 	for step := 10 * time.Millisecond; ; step = min(2*step, 250*time.Millisecond) {
-		b, q, err := g.openQueue(ctx, name, false)
+		b, q, err := g.openQueue(ctx, env, name, false)
 		if err == nil || !wait || !errors.Is(err, queue.ErrNotFound) {
 			return b, q, err
 		}

@@ -13,7 +13,7 @@ import (
 
 // PutCmd is `pqueue put`.
 type PutCmd struct {
-	Name    string       `arg:"" help:"Queue name."`
+	Name    string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	Items   []string     `arg:"" optional:"" help:"Items to put; none: read them from stdin, one a line (or NUL-separated with -0)."`
 	Null    bool         `short:"0" name:"null" help:"Stdin items are separated by NUL bytes instead of newlines."`
 	Timeout cli.Duration `placeholder:"DUR" help:"While the queue is full, wait at most DUR (exit 124)."`
@@ -32,7 +32,7 @@ func (c *PutCmd) Run(g *Globals, env *cli.Env) error {
 	}
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
-	b, q, err := g.openQueue(ctx, c.Name, true)
+	b, q, err := g.openQueue(ctx, env, c.Name, true)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (c *lsCmd) Run(env *cli.Env) error {
 }
 
 type rmCmd struct {
-	Names []string `arg:"" optional:"" name:"name" help:"Objects to remove (default: names on stdin)."`
+	Names []string `arg:"" optional:"" name:"name" help:"Objects to remove (default: names on stdin)." completion-predictor:"shm"`
 	Force bool     `short:"f" help:"Ignore objects that do not exist."`
 }
 
@@ -108,7 +108,7 @@ func (c *rmCmd) Run(env *cli.Env) error {
 }
 
 type dumpCmd struct {
-	Names []string `arg:"" name:"name" help:"Objects to print."`
+	Names []string `arg:"" name:"name" help:"Objects to print." completion-predictor:"shm"`
 }
 
 // describe returns an object's metadata and contents for dump and info.
@@ -177,7 +177,7 @@ func (c *dumpCmd) Run(env *cli.Env) error {
 }
 
 type infoCmd struct {
-	Name string `arg:"" help:"Object to describe."`
+	Name string `arg:"" help:"Object to describe." completion-predictor:"shm"`
 	JSON bool   `help:"One JSON object."`
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 type lockCmd struct {
-	Name    string       `arg:"" help:"Lock name; an existing object's own lock is used (as Python's Value.get_lock())."`
+	Name    string       `arg:"" help:"Lock name; an existing object's own lock is used (as Python's Value.get_lock())." completion-predictor:"shm"`
 	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding the lock (after --)."`
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
 	Acquire bool         `xor:"mode" help:"Take the lock for --owner and return, for scripts that hold it across commands."`
@@ -148,7 +148,7 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout,
 }
 
 type semCmd struct {
-	Name    string       `arg:"" help:"Semaphore name."`
+	Name    string       `arg:"" help:"Semaphore name." completion-predictor:"shm"`
 	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding a slot (after --); with --posix: post, wait, trywait, value, create [VALUE] or unlink."`
 	Slots   int          `name:"slots" short:"n" placeholder:"N" help:"Number of slots, set when the semaphore is created on first use (default 1); must match an existing one."`
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
@@ -297,7 +297,7 @@ func (c *semCmd) posix(env *cli.Env, argv []string) error {
 }
 
 type eventCmd struct {
-	Name    string       `arg:"" help:"Event name (created, clear, on first use)."`
+	Name    string       `arg:"" help:"Event name (created, clear, on first use)." completion-predictor:"shm"`
 	Action  string       `arg:"" enum:"set,clear,wait,is-set" help:"set, clear, wait (until set) or is-set (exit 0 if set, 1 if not)."`
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124); 0 waits forever."`
 }
@@ -327,7 +327,7 @@ func (c *eventCmd) Run(env *cli.Env) error {
 }
 
 type barrierCmd struct {
-	Name    string       `arg:"" help:"Barrier name."`
+	Name    string       `arg:"" help:"Barrier name." completion-predictor:"shm"`
 	Parties int          `name:"parties" short:"n" placeholder:"N" help:"Number of processes to wait for (needed when the barrier is created on first use; must match an existing one)."`
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived."`
 }
@@ -347,7 +347,7 @@ func (c *barrierCmd) Run(env *cli.Env) error {
 }
 
 type dictCmd struct {
-	Name   string   `arg:"" help:"Dict name (created with default sizes by the first set; see pshm create NAME dict)."`
+	Name   string   `arg:"" help:"Dict name (created with default sizes by the first set; see pshm create NAME dict)." completion-predictor:"shm"`
 	Action string   `arg:"" enum:"set,get,del,keys,items,len" help:"set KEY VALUE, get KEY, del KEY, keys, items or len."`
 	Args   []string `arg:"" optional:"" help:"KEY [VALUE]."`
 	JSON   bool     `help:"get, keys, items: JSON Lines ({\"key\":…,\"value\":…})."`

@@ -121,7 +121,7 @@ func (c *createCmd) Run(env *cli.Env) error {
 }
 
 type getCmd struct {
-	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end), or a Python slice NAME[A:B] or NAME[A:B:STEP]."`
+	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end), or a Python slice NAME[A:B] or NAME[A:B:STEP]." completion-predictor:"shm"`
 	JSON bool   `help:"One JSON object per element: name, index, value."`
 }
 
@@ -149,7 +149,7 @@ func (c *getCmd) Run(env *cli.Env) error {
 }
 
 type setCmd struct {
-	Ref    string   `arg:"" name:"name[i]" help:"NAME or NAME[I]: the first element to set."`
+	Ref    string   `arg:"" name:"name[i]" help:"NAME or NAME[I]: the first element to set." completion-predictor:"shm"`
 	Values []string `arg:"" optional:"" name:"value" help:"Values for consecutive elements; without any, one a line from standard input (seq 0 9 | pshm set A)."`
 }
 
@@ -194,7 +194,7 @@ func (c *setCmd) Run(env *cli.Env) error {
 }
 
 type addCmd struct {
-	Ref   string `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Ref   string `arg:"" name:"name[i]" help:"NAME or NAME[I]." completion-predictor:"shm"`
 	Delta string `arg:"" help:"Amount to add (may be negative)."`
 	Quiet bool   `short:"q" help:"Do not print the new value."`
 }
@@ -223,7 +223,7 @@ func (c *addCmd) Run(env *cli.Env) error {
 }
 
 type casCmd struct {
-	Ref string `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Ref string `arg:"" name:"name[i]" help:"NAME or NAME[I]." completion-predictor:"shm"`
 	Old string `arg:"" help:"Expected value."`
 	New string `arg:"" help:"Value to store if the element holds OLD."`
 }
@@ -253,7 +253,7 @@ func (c *casCmd) Run(env *cli.Env) error {
 }
 
 type waitCmd struct {
-	Ref     string       `arg:"" name:"name[i]" help:"NAME or NAME[I]."`
+	Ref     string       `arg:"" name:"name[i]" help:"NAME or NAME[I]." completion-predictor:"shm"`
 	Value   string       `arg:"" optional:"" help:"Value to compare with (or give it in --until)."`
 	Until   string       `required:"" placeholder:"OP" help:"Comparison: == != < <= > >= (or eq ne lt le gt ge), optionally followed by the value, e.g. '>= 10'."`
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); 0 waits forever."`

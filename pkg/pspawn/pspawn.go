@@ -32,7 +32,7 @@ type CLI struct {
 	Detach    bool         `name:"detach" help:"Run in a new session, immune to SIGHUP: survives logout."`
 	Timeout   cli.Duration `name:"timeout" placeholder:"DUR" help:"Send --signal to the job's process group after DUR; recorded as a timeout."`
 	KillAfter cli.Duration `name:"kill-after" placeholder:"DUR" help:"With --timeout: send KILL if the job still runs DUR after the signal."`
-	Signal    string       `name:"signal" short:"s" default:"TERM" placeholder:"SIG" help:"Signal sent on --timeout."`
+	Signal    string       `name:"signal" short:"s" default:"TERM" placeholder:"SIG" help:"Signal sent on --timeout." completion-predictor:"signals"`
 	Stdin     string       `name:"stdin" placeholder:"PATH" predictor:"file" help:"Read standard input from PATH (a file or FIFO; default /dev/null)."`
 	Stdout    string       `name:"stdout" placeholder:"PATH" predictor:"file" help:"Write standard output to PATH (file or FIFO; default the job's log)."`
 	Stderr    string       `name:"stderr" placeholder:"PATH" predictor:"file" help:"Write standard error to PATH (file or FIFO; default the job's log)."`

@@ -33,7 +33,7 @@ type CLI struct {
 	Threads  bool         `short:"T" help:"Show each process's threads as {name}(tid) before its children."`
 	Long     bool         `short:"l" help:"Add user, RSS, CPU%, start time and the full command line."`
 	States   bool         `help:"Print the meaning of the state letters and modifiers, and exit."`
-	State    string       `placeholder:"LETTERS" help:"Only processes in these states, e.g. Z,D or ZD (with their ancestors unless --flat)."`
+	State    string       `placeholder:"LETTERS" help:"Only processes in these states, e.g. Z,D or ZD (with their ancestors unless --flat)." completion-predictor:"ptree-state"`
 	User     []string     `short:"u" placeholder:"USER" sep:"," help:"Only processes of these users (names or UIDs; repeatable, comma-separated)."`
 	Name     string       `short:"n" placeholder:"REGEXP" help:"Only processes whose name or command line matches REGEXP."`
 	PID      []int        `short:"p" name:"pid" placeholder:"PID" sep:"," help:"Only the subtree of PID (repeatable, comma-separated)."`

@@ -166,6 +166,10 @@ type Stats struct {
 	// growing count.
 	Redelivered    int64 `json:"redelivered"`
 	MostDeliveries int64 `json:"most_deliveries"`
+	// RolledBackTo is set when the newest copy of a local queue's state
+	// is damaged and the state fell back to the previous one, of this
+	// generation: puts and acknowledgements made after it are lost.
+	RolledBackTo uint64 `json:"rolled_back_to,omitempty"`
 }
 
 // Backoff is the delay before redelivering an item whose processing failed

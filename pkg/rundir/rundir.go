@@ -34,18 +34,23 @@ func refuse(dir, format string, a ...any) error {
 // $PKIT_DIR, else $XDG_RUNTIME_DIR/pkit, else /tmp/pkit-$UID, checked by
 // Safe.
 func Dir() (string, error) {
-	dir := os.Getenv("PKIT_DIR")
-	if dir == "" {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-			dir = filepath.Join(xdg, "pkit")
-		} else {
-			dir = filepath.Join(os.TempDir(), "pkit-"+strconv.Itoa(os.Getuid()))
-		}
-	}
+	dir := Path()
 	if err := Safe(dir); err != nil {
 		return "", err
 	}
 	return dir, nil
+}
+
+// Path returns where Dir is, without creating or checking it: for
+// readers that only list it, such as shell completion.
+func Path() string {
+	if dir := os.Getenv("PKIT_DIR"); dir != "" {
+		return dir
+	}
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		return filepath.Join(xdg, "pkit")
+	}
+	return filepath.Join(os.TempDir(), "pkit-"+strconv.Itoa(os.Getuid()))
 }
 
 // Subdir returns Dir()/name, created 0700 if missing.

@@ -52,6 +52,13 @@ type header struct {
 	Refs    [refWindow]uint32 // leased slots per segment, from FirstSeg
 
 	Cfg queue.Config
+
+	// RolledBackTo is the generation the state fell back to when a
+	// newer, damaged copy was found (see damagedNewer), kept so that
+	// pqueue size --json tells it later too. It sits in bytes that
+	// version 1 left zero, like slot.HolderPGID: an older pqueue ignores
+	// it and drops it when it rewrites the header.
+	RolledBackTo uint64
 }
 
 func (h *header) ready() int64 { return int64(h.TailSeq-h.HeadSeq) + h.Retry }
@@ -83,6 +90,7 @@ func (h *header) marshal(b []byte) {
 		le.PutUint32(b[off:], r)
 		off += 4
 	}
+	le.PutUint64(b[off:], h.RolledBackTo)
 	le.PutUint32(b[4:], crc32.ChecksumIEEE(b[8:headerSize]))
 }
 
@@ -112,6 +120,7 @@ func (h *header) unmarshal(b []byte) bool {
 		h.Refs[i] = le.Uint32(b[off:])
 		off += 4
 	}
+	h.RolledBackTo = le.Uint64(b[off:])
 	return true
 }
 

@@ -18,6 +18,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 	st := queue.Stats{
 		Ready: h.ready(), Leased: h.Leased, Delivered: int64(h.Delivered), Done: int64(h.Done),
 		Dead: int64(h.Dead), MaxSize: h.Cfg.MaxSize, Bytes: h.HeadBytes + h.SlotBytes,
+		RolledBackTo: h.RolledBackTo,
 	}
 	for _, s := range slots {
 		if s.State == slotFree {

@@ -368,3 +368,30 @@ func TestGCInterrupted(t *testing.T) {
 		t.Fatal("segment left by an interrupted deletion not deleted")
 	}
 }
+
+// TestDamagedNewer: which damaged header copy is reported as a rollback.
+func TestDamagedNewer(t *testing.T) {
+	withGen := func(gen uint64) []byte {
+		b := make([]byte, headerSize)
+		(&header{Gen: gen}).marshal(b)
+		b[100] ^= 0xff // damage outside the generation field
+		return b
+	}
+	garbled := withGen(6)
+	garbled[9] ^= 0xff // the generation field too
+	for _, c := range []struct {
+		name string
+		copy []byte
+		gen  uint64
+		want bool
+	}{
+		{"never written (a new queue's copy 0)", make([]byte, headerSize), 1, false},
+		{"the older copy", withGen(4), 5, false},
+		{"the newer copy", withGen(6), 5, true},
+		{"generation unreadable", garbled, 5, true},
+	} {
+		if got := damagedNewer(c.copy, c.gen); got != c.want {
+			t.Errorf("%s: damagedNewer = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package local
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +37,9 @@ type Queue struct {
 	// gced: this operation's header drops segments (gcSegments), whose
 	// files commit deletes once the header no longer refers to them.
 	gced bool
+	// rolledBack is the generation readHeader fell back to when the
+	// other copy was damaged and may have been newer (0: it was not).
+	rolledBack uint64
 }
 
 func segName(seg uint64) string { return fmt.Sprintf("%016x.seg", seg) }
@@ -132,15 +137,46 @@ func (q *Queue) readHeader(h *header) error {
 	}
 	var a, b header
 	okA, okB := a.unmarshal(q.hbuf[:headerSize]), b.unmarshal(q.hbuf[headerSize:])
+	other := q.hbuf[:headerSize]
 	switch {
 	case okA && (!okB || a.Gen > b.Gen):
 		*h = a
+		other = q.hbuf[headerSize:]
 	case okB:
 		*h = b
 	default:
 		return q.corrupt("both header copies fail their checksums")
 	}
+	q.rolledBack = 0
+	if !(okA && okB) && damagedNewer(other, h.Gen) {
+		q.rolledBack = h.Gen
+		h.RolledBackTo = h.Gen
+	}
 	return nil
+}
+
+// damagedNewer reports whether copy, which fails its checksum next to the
+// valid copy of generation gen, may have been the newer one: the state
+// then rolled back to gen, losing what the damaged copy committed. A copy
+// of zeros was never written (a new queue has only copy 1); a copy that
+// still reads as generation gen-1 was the older one, whose loss costs
+// nothing. Anything else, a damaged generation field included, may have
+// been gen+1.
+func damagedNewer(copy []byte, gen uint64) bool {
+	if !slices.ContainsFunc(copy, func(c byte) bool { return c != 0 }) {
+		return false
+	}
+	return binary.LittleEndian.Uint64(copy[8:]) != gen-1
+}
+
+// RolledBack returns the generation the queue's state fell back to when
+// this process last read it, because the newest copy is damaged, or 0.
+// The next write replaces the damaged copy (and keeps the generation in
+// the header's RolledBackTo).
+func (q *Queue) RolledBack() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.rolledBack
 }
 
 // writeHeader writes h, as its next generation, over the older copy.
