@@ -269,7 +269,13 @@ func overlapsN(events string, n int) any {
 					pids = append(pids, p)
 				}
 				sort.Strings(pids)
-				return fmt.Sprintf("%s held by %d pids at once at %d (at most %d allowed): %s", key, len(inside), e.at, n, strings.Join(pids, " "))
+				var mine []string // the key's events, to see how it happened
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.HasPrefix(line, key+" ") {
+						mine = append(mine, line)
+					}
+				}
+				return fmt.Sprintf("%s held by %d pids at once at %d (at most %d allowed): %s\n%s", key, len(inside), e.at, n, strings.Join(pids, " "), strings.Join(mine, "\n"))
 			}
 		}
 	}
