@@ -238,27 +238,33 @@ func overlapsN(events string, n int) any {
 			s.start, s.end = min(s.start, ns), max(s.end, ns)
 		}
 	}
+	// An edge is a holder entering or leaving. At one instant, leaving
+	// comes before entering, so that spans that only touch do not
+	// overlap; but a holder killed right after its start line has a span
+	// of one instant, whose leaving must come after its own entering.
 	type edge struct {
-		at    int64
-		delta int
-		pid   string
+		at   int64
+		rank int // 0 leaves a span begun earlier, 1 enters, 2 leaves a one-instant span
+		pid  string
 	}
 	for key, byPID := range spans {
 		var edges []edge
 		for pid, s := range byPID {
-			edges = append(edges, edge{s.start, 1, pid}, edge{s.end, -1, pid})
+			leave := 0
+			if s.end == s.start {
+				leave = 2
+			}
+			edges = append(edges, edge{s.start, 1, pid}, edge{s.end, leave, pid})
 		}
-		// At one instant, leaving comes before entering: spans that only
-		// touch do not overlap.
 		sort.Slice(edges, func(i, j int) bool {
 			if edges[i].at != edges[j].at {
 				return edges[i].at < edges[j].at
 			}
-			return edges[i].delta < edges[j].delta
+			return edges[i].rank < edges[j].rank
 		})
 		inside := map[string]bool{}
 		for _, e := range edges {
-			if e.delta < 0 {
+			if e.rank != 1 {
 				delete(inside, e.pid)
 				continue
 			}
@@ -280,4 +286,30 @@ func overlapsN(events string, n int) any {
 		}
 	}
 	return nil
+}
+
+// TestOverlaps checks the detector itself on made-up events.
+func TestOverlaps(t *testing.T) {
+	for _, tc := range []struct {
+		name, events string
+		n            int
+		overlap      bool
+	}{
+		{"one after another", "k 1 start 10\nk 1 end 20\nk 2 start 20\nk 2 end 30", 1, false},
+		{"killed after its start line", "k 1 start 10\nk 2 start 15\nk 2 end 30", 1, false},
+		{"two inside", "k 1 start 10\nk 1 tick 25\nk 2 start 20\nk 2 end 30", 1, true},
+		{"other keys do not count", "a 1 start 10\na 1 end 30\nb 2 start 20\nb 2 end 40", 1, false},
+		{"two slots", "k 1 start 10\nk 1 end 30\nk 2 start 20\nk 2 end 40", 2, false},
+		{"three in two slots", "k 1 start 10\nk 1 end 30\nk 2 start 20\nk 2 end 40\nk 3 start 25\nk 3 end 50", 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "events")
+			if err := os.WriteFile(f, []byte(tc.events+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := overlapsN(f, tc.n); (got != nil) != tc.overlap {
+				t.Errorf("overlapsN = %v, want overlap %v", got, tc.overlap)
+			}
+		})
+	}
 }
