@@ -44,6 +44,7 @@ type CLI struct {
 	Cmd          []string     `arg:"" optional:"" passthrough:"" help:"CMD [ARGS...] [::: ITEMS...] [:::: FILES...]"`
 	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
 	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
+	PipeFlags    `embed:""`   // --pipe, --pipepart: see pipe.go
 }
 
 // Command describes ppool for cli.Run and the tests.
@@ -80,8 +81,25 @@ func (c *CLI) Run(env *cli.Env) error {
 	if c.Null {
 		sep = 0
 	}
+	if c.PipeFlags.on() {
+		if len(sources) > 0 || c.Queues.Queue != "" {
+			return cli.Usagef("--pipe and --pipepart read stdin or -a FILE, not ::: or --queue")
+		}
+		src, err := c.pipeSource(env)
+		if err != nil {
+			return err
+		}
+		if f, ok := src.(*partSource); ok {
+			defer f.f.Close()
+		}
+		sources = []Source{src}
+	}
 	var files []Source
-	for _, name := range c.ArgFile {
+	argFiles := c.ArgFile
+	if c.PipeFlags.on() {
+		argFiles = nil // the input of the blocks
+	}
+	for _, name := range argFiles {
 		f, err := os.Open(name)
 		if err != nil {
 			return cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
@@ -101,7 +119,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 	}
 	if len(sources) == 0 {
-		sources = []Source{newReaderSource(env.Stdin, sep)}
+		sources = append(sources, newReaderSource(env.Stdin, sep))
 	}
 	var colsep *regexp.Regexp
 	if c.Colsep != "" {
@@ -174,6 +192,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		JSON:       c.JSON,
 		Progress:   !c.NoProgress && (c.Progress || c.Eta || cli.IsTerminal(os.Stderr)),
 		Eta:        c.Eta,
+		PipeMode:   c.PipeFlags.on(),
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
