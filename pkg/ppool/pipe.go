@@ -189,7 +189,7 @@ func (rs *records) cut(b []byte, size int, eof bool) int {
 	if eof && len(b) <= size {
 		return len(b)
 	}
-	if at := rs.last(b, size); at > 0 && (eof || len(b) >= size+rs.lookahead()) {
+	if at := rs.last(b, size); at > 0 && (eof || len(b) > size+rs.lookahead()) {
 		return at
 	}
 	if at := rs.next(b, size); at > 0 {
@@ -245,7 +245,7 @@ func (s *blockSource) Next() (string, error) {
 	s.carry = nil
 	for {
 		at := -1
-		if len(buf) > 0 && (s.eof || len(buf) >= s.size+s.rs.lookahead()) {
+		if len(buf) > 0 && (s.eof || len(buf) > s.size+s.rs.lookahead()) {
 			at = s.rs.cut(buf, s.size, s.eof)
 		}
 		if at > 0 {
