@@ -41,16 +41,16 @@ func randBytes(r *rand.Rand, alphabet string, n int) []byte {
 	return b
 }
 
-// trialSeed is the seed of the random trials: $PPOOL_PIPE_SEED replays one.
+// trialSeed is the seed of the random trials: $PKIT_TRIAL_SEED replays one.
 func trialSeed(t *testing.T) uint64 {
 	seed := rand.Uint64()
-	if s := os.Getenv("PPOOL_PIPE_SEED"); s != "" {
+	if s := os.Getenv("PKIT_TRIAL_SEED"); s != "" {
 		var err error
 		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("PPOOL_PIPE_SEED: %v", err)
+			t.Fatalf("PKIT_TRIAL_SEED: %v", err)
 		}
 	}
-	t.Logf("seed %d (replay with PPOOL_PIPE_SEED=%d)", seed, seed)
+	t.Logf("seed %d (replay with PKIT_TRIAL_SEED=%d)", seed, seed)
 	return seed
 }
 
