@@ -35,6 +35,19 @@ type pipeIn struct {
 	data   []byte
 	file   *os.File
 	off, n int64
+	free   chan<- []byte // takes data back for the next block
+}
+
+// release gives the block's memory back once its job is done for good:
+// fresh memory costs a page fault a page, more than the copy into it.
+func (in *pipeIn) release() {
+	if in.free == nil {
+		return
+	}
+	select {
+	case in.free <- in.data[:0]:
+	default:
+	}
 }
 
 func (in *pipeIn) size() int64 { return int64(len(in.header)) + int64(len(in.data)) + in.n }
@@ -49,6 +62,7 @@ func stdinPipe(in *pipeIn) (rd *os.File, start, stop func(), err error) {
 		return nil, nil, nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	rd.Fd() // the child's end blocks, as a program expects of its stdin
+	growPipe(wr, in.size())
 	var wg sync.WaitGroup
 	start = func() {
 		rd.Close()
@@ -237,11 +251,17 @@ type blockSource struct {
 	eof    bool
 	n      int
 	last   *pipeIn
+	free   chan []byte // blocks whose jobs are done
 }
 
 func (s *blockSource) Next() (string, error) {
-	buf := make([]byte, len(s.carry), max(s.size+s.rs.lookahead()+4096, len(s.carry)))
-	copy(buf, s.carry)
+	var buf []byte
+	select {
+	case buf = <-s.free:
+	default:
+		buf = make([]byte, 0, s.size+s.rs.lookahead()+4096)
+	}
+	buf = append(buf, s.carry...)
 	s.carry = nil
 	for {
 		at := -1
@@ -249,9 +269,9 @@ func (s *blockSource) Next() (string, error) {
 			at = s.rs.cut(buf, s.size, s.eof)
 		}
 		if at > 0 {
-			s.carry = buf[at:]
+			s.carry = append(s.carry[:0:0], buf[at:]...)
 			s.n++
-			s.last = &pipeIn{header: s.header, data: buf[:at:at]}
+			s.last = &pipeIn{header: s.header, data: buf[:at], free: s.free}
 			return strconv.Itoa(s.n), nil
 		}
 		if s.eof {
@@ -404,7 +424,12 @@ func (c *CLI) pipeSource(env *cli.Env) (Source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest}, nil
+		jobs, err := parseJobs(c.Jobs)
+		if err != nil {
+			return nil, err
+		}
+		free := make(chan []byte, max(jobs, 1)+1)
+		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, nil
 	}
 	file, err := os.Open(c.ArgFile[0])
 	if err != nil {

@@ -8,6 +8,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// growPipe makes the pipe hold up to 1 MiB (the usual limit for a user)
+// when there is that much to send: fewer wake-ups of the feeder and the
+// job. Where it cannot grow, it works as it is.
+func growPipe(wr *os.File, size int64) {
+	if size <= 64<<10 {
+		return
+	}
+	if rc, err := wr.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, int(min(size, 1<<20)))
+		})
+	}
+}
+
 // sendRange writes n bytes of f from off to the pipe wr with splice: the
 // kernel moves the pages, ppool never reads them.
 func sendRange(wr, f *os.File, off, n int64) error {

@@ -99,6 +99,9 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 			p.afterJob(r, out, errOut)
 		}
 		p.finish(r, out, errOut)
+		if j.in != nil {
+			j.in.release()
+		}
 	}
 }
 
