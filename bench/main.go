@@ -23,6 +23,7 @@ var suites = []Suite{
 	pjoinSuite,
 	pqueueNatsSuite,
 	ppoolSuite,
+	ppoolPipeSuite,
 	// SUITES: one line per tool, keep this marker last
 }
 
