@@ -45,6 +45,7 @@ type CLI struct {
 	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
 	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
 	PipeFlags    `embed:""`   // --pipe, --pipepart: see pipe.go
+	BatchFlags   `embed:""`   // -N, -X: see batch.go
 }
 
 // Command describes ppool for cli.Run and the tests.
@@ -160,7 +161,13 @@ func (c *CLI) Run(env *cli.Env) error {
 	}
 	c.Retries = max(c.Retries, 1) // 0, as GNU parallel takes it: one run
 	tpl := ParseTemplate(words)
-	if n := tpl.MaxColumn(); n > len(sources) && colsep == nil {
+	if items.batch, err = c.BatchFlags.newBatcher(tpl, words); err != nil {
+		return err
+	}
+	if items.batch != nil && (c.PipeFlags.on() || c.Queues.Queue != "") {
+		return cli.Usagef("-N and -X take items, not --pipe blocks or --queue leases")
+	}
+	if n := tpl.MaxColumn(); n > len(sources) && colsep == nil && (items.batch == nil || items.batch.n > 0 && n > items.batch.n*len(sources)) {
 		// Without --colsep an item has one value per input source.
 		cols := "1 column"
 		if len(sources) != 1 {
