@@ -8,7 +8,7 @@ import (
 
 var ppoolPipeSuite = Suite{
 	Name:  "ppool-pipe",
-	About: "ppool --pipe/--pipepart -j2 wc -l on a 259 MB `seq 30000000` file against the cat | wc -l pipe floor and GNU parallel, and peak RSS at 2 file sizes",
+	About: "ppool --pipe/--pipepart -j2 wc -l on a 259 MB `seq 30000000` file against the cat | wc -l pipe floor and GNU parallel, 1000000 items with -X/-N 100 against xargs and GNU parallel, and peak RSS at 2 file sizes",
 	Run:   benchPpoolPipe,
 }
 
@@ -26,6 +26,20 @@ func benchPpoolPipe(b *Bench) error {
 		Case{Name: "ppool --pipepart --block 10M -j2 wc -l", Shell: "ppool --pipepart -a " + big + " --block 10M -j2 wc -l > /dev/null"},
 		Case{Name: "parallel --pipe --block 10M -j2 wc -l", Shell: "parallel --pipe --block 10M -j2 wc -l < " + big + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
 		Case{Name: "parallel --pipepart --block 10M -j2 wc -l", Shell: "parallel --pipepart -a " + big + " --block 10M -j2 wc -l > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+	); err != nil {
+		return err
+	}
+	million := filepath.Join(dir, "million")
+	if err := exec.Command("sh", "-c", "seq 1000000 > "+million).Run(); err != nil {
+		return err
+	}
+	if err := b.Compare("1000000 items, many per job, at -j2", 0,
+		Case{Name: "ppool -X -j2 echo", Shell: "ppool -X -j2 echo < " + million + " > /dev/null", Base: true},
+		Case{Name: "ppool -N 100 -j2 echo", Shell: "ppool -N 100 -j2 echo < " + million + " > /dev/null"},
+		Case{Name: "xargs -P2 -n100 echo", Shell: "xargs -P2 -n100 echo < " + million + " > /dev/null"},
+		Case{Name: "xargs -P2 echo", Shell: "xargs -P2 echo < " + million + " > /dev/null"},
+		Case{Name: "parallel -X -j2 echo", Shell: "parallel -X -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+		Case{Name: "parallel -N 100 -j2 echo", Shell: "parallel -N 100 -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
 	); err != nil {
 		return err
 	}
