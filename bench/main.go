@@ -25,6 +25,7 @@ var suites = []Suite{
 	pshmNatsSuite,
 	ppoolSuite,
 	restartSuite,
+	ppoolPipeSuite,
 	// SUITES: one line per tool, keep this marker last
 }
 

@@ -60,6 +60,7 @@ type Items struct {
 	single Source
 	all    []Item
 	colsep *regexp.Regexp
+	batch  *batcher // -N/-X: several items a job (batch.go)
 }
 
 // NewItems combines sources as described on Items.
@@ -120,8 +121,8 @@ func NewItems(sources []Source, link bool, colsep *regexp.Regexp) (*Items, error
 	}
 }
 
-// Next returns the next item, or io.EOF.
-func (it *Items) Next() (Item, error) {
+// nextOne returns the next single item, or io.EOF.
+func (it *Items) nextOne() (Item, error) {
 	var item Item
 	if it.single != nil {
 		v, err := it.single.Next()

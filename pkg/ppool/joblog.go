@@ -54,8 +54,8 @@ func (p *Pool) writeJoblog(r *result) {
 	if p.joblog == nil {
 		return
 	}
-	fmt.Fprintf(p.joblog, "%d\t:\t%.3f\t%.3f\t0\t%d\t%d\t%d\t%s\n", r.job.seq,
-		float64(r.start.UnixMilli())/1e3, r.runtime.Seconds(), r.recv, r.exit, r.signal, shellQuote(r.job.argv))
+	fmt.Fprintf(p.joblog, "%d\t:\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%s\n", r.job.seq,
+		float64(r.start.UnixMilli())/1e3, r.runtime.Seconds(), r.sent, r.recv, r.exit, r.signal, shellQuote(r.job.argv))
 }
 
 // dryRun prints each command line instead of running it.

@@ -40,6 +40,7 @@ type Pool struct {
 	JSON       bool
 	Progress   bool
 	Eta        bool
+	PipeMode   bool // items are blocks fed to each job's stdin (pipe.go)
 
 	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
 	onStart  func(j *job, pgid int)                // --queue: tie the item's lease to the job's group (queue.go)
@@ -87,6 +88,7 @@ type job struct {
 	item  Item
 	argv  []string
 	lease *qlease // its --queue item (queue.go)
+	in    *pipeIn // pipe mode: its stdin (pipe.go)
 }
 
 // result is a finished job's record and, when held for -k, its output.
@@ -104,6 +106,7 @@ type result struct {
 	errLen  int64
 	spilled bool
 	recv    int64
+	sent    int64 // pipe mode: bytes fed to its stdin
 }
 
 // Run runs every item and returns the exit status as an error.
@@ -153,6 +156,11 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	}
 
 	queue := make(chan *job, 64)
+	if p.PipeMode {
+		// A block in hand waits for a free slot: with the blocks the
+		// running jobs read, that is at most one more than -j blocks.
+		queue = make(chan *job)
+	}
 	feedErr := make(chan error, 1)
 	go func() { feedErr <- p.feed(items, all, queue) }()
 
@@ -255,7 +263,7 @@ func (p *Pool) feed(items *Items, all []*job, queue chan<- *job) error {
 		p.mu.Lock()
 		p.total = seq
 		p.mu.Unlock()
-		if !put(&job{seq: seq, item: it, lease: items.lease()}) {
+		if !put(&job{seq: seq, item: it, lease: items.lease(), in: items.pipeIn()}) {
 			return nil
 		}
 	}

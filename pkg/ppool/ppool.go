@@ -44,6 +44,8 @@ type CLI struct {
 	Cmd          []string     `arg:"" optional:"" passthrough:"" help:"CMD [ARGS...] [::: ITEMS...] [:::: FILES...]"`
 	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
 	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
+	PipeFlags    `embed:""`   // --pipe, --pipepart: see pipe.go
+	BatchFlags   `embed:""`   // -N, -X: see batch.go
 }
 
 // Command describes ppool for cli.Run and the tests.
@@ -80,8 +82,25 @@ func (c *CLI) Run(env *cli.Env) error {
 	if c.Null {
 		sep = 0
 	}
+	if c.PipeFlags.on() {
+		if len(sources) > 0 || c.Queues.Queue != "" {
+			return cli.Usagef("--pipe and --pipepart read stdin or -a FILE, not ::: or --queue")
+		}
+		src, err := c.pipeSource(env)
+		if err != nil {
+			return err
+		}
+		if f, ok := src.(*partSource); ok {
+			defer f.f.Close()
+		}
+		sources = []Source{src}
+	}
 	var files []Source
-	for _, name := range c.ArgFile {
+	argFiles := c.ArgFile
+	if c.PipeFlags.on() {
+		argFiles = nil // the input of the blocks
+	}
+	for _, name := range argFiles {
 		f, err := os.Open(name)
 		if err != nil {
 			return cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
@@ -101,7 +120,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 	}
 	if len(sources) == 0 {
-		sources = []Source{newReaderSource(env.Stdin, sep)}
+		sources = append(sources, newReaderSource(env.Stdin, sep))
 	}
 	var colsep *regexp.Regexp
 	if c.Colsep != "" {
@@ -142,7 +161,13 @@ func (c *CLI) Run(env *cli.Env) error {
 	}
 	c.Retries = max(c.Retries, 1) // 0, as GNU parallel takes it: one run
 	tpl := ParseTemplate(words)
-	if n := tpl.MaxColumn(); n > len(sources) && colsep == nil {
+	if items.batch, err = c.BatchFlags.newBatcher(tpl, words); err != nil {
+		return err
+	}
+	if items.batch != nil && (c.PipeFlags.on() || c.Queues.Queue != "") {
+		return cli.Usagef("-N and -X take items, not --pipe blocks or --queue leases")
+	}
+	if n := tpl.MaxColumn(); n > len(sources) && colsep == nil && (items.batch == nil || items.batch.n > 0 && n > items.batch.n*len(sources)) {
 		// Without --colsep an item has one value per input source.
 		cols := "1 column"
 		if len(sources) != 1 {
@@ -174,6 +199,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		JSON:       c.JSON,
 		Progress:   !c.NoProgress && (c.Progress || c.Eta || cli.IsTerminal(os.Stderr)),
 		Eta:        c.Eta,
+		PipeMode:   c.PipeFlags.on(),
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }

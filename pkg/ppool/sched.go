@@ -99,6 +99,9 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 			p.afterJob(r, out, errOut)
 		}
 		p.finish(r, out, errOut)
+		if j.in != nil {
+			j.in.release()
+		}
 	}
 }
 
@@ -158,12 +161,16 @@ var devNull = func() *os.File { f, _ := os.Open(os.DevNull); return f }()
 
 // argv builds the job's command line.
 func (p *Pool) argv(j *job, slot int) []string {
+	item := j.item
+	if p.PipeMode && !p.Template.HasReplacements() {
+		item = nil // the block number is for {} and --tag, not an argument
+	}
 	if p.Shell {
 		// $0 is sh: the shell's own errors read as the shell's.
-		script, params := p.shellJob(j.item, j.seq, slot)
+		script, params := p.shellJob(item, j.seq, slot)
 		return append([]string{"sh", "-c", script, "sh"}, params...)
 	}
-	return p.Template.Expand(j.item, j.seq, slot)
+	return p.Template.Expand(item, j.seq, slot)
 }
 
 // runJob starts one job and waits for it.
@@ -220,11 +227,29 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		r.runtime = time.Since(r.start)
 		return nil, r
 	}
+	stdin, startFeed := devNull, func() {}
+	if j.in != nil {
+		rd, start, stop, err := stdinPipe(j.in)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", p.env.Name, err)
+			closePipes()
+			r.exit = cli.ExitFail
+			r.runtime = time.Since(r.start)
+			return nil, r
+		}
+		stdin, startFeed = rd, start
+		closeOut := closePipes
+		closePipes = func() { stop(); closeOut() }
+		r.sent = j.in.size()
+	}
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{devNull.Fd(), stdout.Fd(), stderr.Fd()},
+		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
 		Sys:   lifetime.Attr(),
 	})
+	if err == nil {
+		startFeed()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %v\n", p.env.Name, j.argv[0], err)
 		closePipes()

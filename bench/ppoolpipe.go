@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+)
+
+var ppoolPipeSuite = Suite{
+	Name:  "ppool-pipe",
+	About: "ppool --pipe/--pipepart -j2 wc -l on a 259 MB `seq 30000000` file against the cat | wc -l pipe floor and GNU parallel, 1000000 items with -X/-N 100 against xargs and GNU parallel, and peak RSS at 2 file sizes",
+	Run:   benchPpoolPipe,
+}
+
+func benchPpoolPipe(b *Bench) error {
+	dir := b.TempDir()
+	big := filepath.Join(dir, "big")
+	if err := exec.Command("sh", "-c", "seq 30000000 > "+big).Run(); err != nil {
+		return err
+	}
+	if err := b.Compare("wc -l of 259 MB at -j2", 0,
+		Case{Name: "cat | wc -l (pipe floor)", Shell: "cat " + big + " | wc -l > /dev/null", Base: true},
+		Case{Name: "ppool --pipe -j2 wc -l", Shell: "ppool --pipe -j2 wc -l < " + big + " > /dev/null"},
+		Case{Name: "ppool --pipe --block 10M -j2 wc -l", Shell: "ppool --pipe --block 10M -j2 wc -l < " + big + " > /dev/null"},
+		Case{Name: "ppool --pipepart -j2 wc -l", Shell: "ppool --pipepart -a " + big + " -j2 wc -l > /dev/null"},
+		Case{Name: "ppool --pipepart --block 10M -j2 wc -l", Shell: "ppool --pipepart -a " + big + " --block 10M -j2 wc -l > /dev/null"},
+		Case{Name: "parallel --pipe --block 10M -j2 wc -l", Shell: "parallel --pipe --block 10M -j2 wc -l < " + big + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+		Case{Name: "parallel --pipepart --block 10M -j2 wc -l", Shell: "parallel --pipepart -a " + big + " --block 10M -j2 wc -l > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+	); err != nil {
+		return err
+	}
+	million := filepath.Join(dir, "million")
+	if err := exec.Command("sh", "-c", "seq 1000000 > "+million).Run(); err != nil {
+		return err
+	}
+	if err := b.Compare("1000000 items, many per job, at -j2", 0,
+		Case{Name: "ppool -X -j2 echo", Shell: "ppool -X -j2 echo < " + million + " > /dev/null", Base: true},
+		Case{Name: "ppool -N 100 -j2 echo", Shell: "ppool -N 100 -j2 echo < " + million + " > /dev/null"},
+		Case{Name: "xargs -P2 -n100 echo", Shell: "xargs -P2 -n100 echo < " + million + " > /dev/null"},
+		Case{Name: "xargs -P2 echo", Shell: "xargs -P2 echo < " + million + " > /dev/null"},
+		Case{Name: "parallel -X -j2 echo", Shell: "parallel -X -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+		Case{Name: "parallel -N 100 -j2 echo", Shell: "parallel -N 100 -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
+	); err != nil {
+		return err
+	}
+	if !b.Have("/usr/bin/time") {
+		fmt.Println("  (skipped peak RSS: /usr/bin/time not installed)")
+		return nil
+	}
+	small := filepath.Join(dir, "small")
+	if err := exec.Command("sh", "-c", "seq 3000000 > "+small).Run(); err != nil {
+		return err
+	}
+	// 10x the input: the peak must not grow with it.
+	var rows []Row
+	for _, f := range []string{small, big} {
+		for _, mode := range []string{"--pipe", "--pipepart"} {
+			flags := mode
+			if mode == "--pipepart" {
+				flags += " -a " + f
+			}
+			kb, err := peakRSS(fmt.Sprintf("/usr/bin/time -v ppool %s -j2 wc -l < %s 2>&1 >/dev/null", flags, f))
+			if err != nil {
+				return err
+			}
+			rows = append(rows, Row{Name: fmt.Sprintf("ppool %s -j2 wc -l, %s", mode, filepath.Base(f)), Samples: []float64{kb / 1024}, Unit: "MiB", Note: "peak RSS (GNU time -v)"})
+		}
+	}
+	b.Report("peak RSS of ppool pipe mode", rows...)
+	return nil
+}

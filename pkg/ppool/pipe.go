@@ -1,0 +1,459 @@
+package ppool
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pkit-sh/pkit/pkg/cli"
+)
+
+// PipeFlags are the flags of pipe mode (--pipe, --pipepart): the input is
+// cut into blocks of whole records, one block on each job's stdin.
+type PipeFlags struct {
+	Pipe     bool    `group:"Pipe mode" help:"Cut stdin into blocks of whole records and feed each block to a job's stdin."`
+	Pipepart bool    `group:"Pipe mode" help:"Like --pipe for the file of -a FILE: each job reads its byte range, which ppool never reads through itself."`
+	Block    string  `group:"Pipe mode" default:"1M" placeholder:"SIZE" help:"Block size: bytes (K, M, G suffixes); with --pipepart -N (--block=-N) for N blocks per job slot."`
+	Recend   *string `group:"Pipe mode" placeholder:"STR" help:"Records end with STR (\\n, \\t, \\0, \\\\ escapes; default \\n, or empty with --recstart alone)."`
+	Recstart *string `group:"Pipe mode" placeholder:"STR" help:"Records start with STR (default empty)."`
+	Regexp   bool    `group:"Pipe mode" help:"--recend and --recstart are regular expressions."`
+	Header   int     `group:"Pipe mode" placeholder:"N" help:"Repeat the first N lines of the input before every block."`
+}
+
+func (f *PipeFlags) on() bool { return f.Pipe || f.Pipepart }
+
+// pipeIn is one job's stdin in pipe mode: the header, then either a block
+// read by ppool (data) or a byte range of the --pipepart file.
+type pipeIn struct {
+	header []byte
+	data   []byte
+	file   *os.File
+	off, n int64
+	free   chan<- []byte // takes data back for the next block
+}
+
+// release gives the block's memory back once its job is done for good:
+// fresh memory costs a page fault a page, more than the copy into it.
+func (in *pipeIn) release() {
+	if in.free == nil {
+		return
+	}
+	select {
+	case in.free <- in.data[:0]:
+	default:
+	}
+}
+
+func (in *pipeIn) size() int64 { return int64(len(in.header)) + int64(len(in.data)) + in.n }
+
+// stdinPipe gives a job's stdin: the read end of a pipe for the child, and
+// a feeder that writes in to the other end once the child has started.
+// stop ends the feed (the job has ended: what it did not read is dropped)
+// and waits for it.
+func stdinPipe(in *pipeIn) (rd *os.File, start, stop func(), err error) {
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	rd.Fd() // the child's end blocks, as a program expects of its stdin
+	growPipe(wr, in.size())
+	var wg sync.WaitGroup
+	start = func() {
+		rd.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// An error means the job stopped reading: its exit tells.
+			_ = feed(wr, in)
+			wr.Close()
+		}()
+	}
+	stop = func() {
+		rd.Close()
+		wr.Close()
+		wg.Wait()
+	}
+	return rd, start, stop, nil
+}
+
+func feed(wr *os.File, in *pipeIn) error {
+	if _, err := wr.Write(in.header); err != nil {
+		return err
+	}
+	if in.file == nil {
+		_, err := wr.Write(in.data)
+		return err
+	}
+	return sendRange(wr, in.file, in.off, in.n)
+}
+
+// records finds the boundaries between records: a place preceded by the
+// record end and followed by the record start. Position 0 is never one.
+type records struct {
+	pat    []byte // end + start, literal
+	endLen int
+	re     *regexp.Regexp // --regexp: (end)(start)
+}
+
+func newRecords(f *PipeFlags, null bool) (*records, error) {
+	end, start := "\n", ""
+	if null {
+		end = "\x00"
+	}
+	if f.Recstart != nil {
+		start = *f.Recstart
+		if f.Recend == nil && !null {
+			end = ""
+		}
+	}
+	if f.Recend != nil {
+		end = *f.Recend
+	}
+	if f.Regexp {
+		re, err := regexp.Compile("(?s)(" + end + ")(" + start + ")")
+		if err != nil {
+			return nil, cli.Usagef("--recend/--recstart: %v", err)
+		}
+		if re.MatchString("") {
+			return nil, cli.Usagef("--recend/--recstart: the regular expressions match the empty string")
+		}
+		return &records{re: re}, nil
+	}
+	end, start = unescape(end), unescape(start)
+	if end+start == "" {
+		return nil, cli.Usagef("--recend and --recstart are both empty")
+	}
+	return &records{pat: []byte(end + start), endLen: len(end)}, nil
+}
+
+// unescape reads the escapes \n \t \r \0 and \\ in a literal separator.
+func unescape(s string) string {
+	return strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\r`, "\r", `\0`, "\x00", `\\`, `\`).Replace(s)
+}
+
+// last is the last boundary in b at or before upto, or -1. It looks at
+// the bytes after upto too, where a record start may lie.
+func (rs *records) last(b []byte, upto int) int {
+	if rs.re != nil {
+		found := -1
+		for _, m := range rs.re.FindAllSubmatchIndex(b[:min(len(b), upto+rs.lookahead())], -1) {
+			if at := m[3]; at > 0 && at <= upto {
+				found = at
+			} else if at > upto {
+				break
+			}
+		}
+		return found
+	}
+	lim := min(len(b), upto+len(rs.pat)-rs.endLen)
+	for lim > 0 {
+		i := bytes.LastIndex(b[:lim], rs.pat)
+		if i < 0 {
+			return -1
+		}
+		if at := i + rs.endLen; at > 0 {
+			return at
+		}
+		lim = i + len(rs.pat) - 1
+	}
+	return -1
+}
+
+// next is the first boundary in b after from, or -1.
+func (rs *records) next(b []byte, from int) int {
+	if rs.re != nil {
+		for _, m := range rs.re.FindAllSubmatchIndex(b, -1) {
+			if m[3] > from {
+				return m[3]
+			}
+		}
+		return -1
+	}
+	s := max(0, from+1-rs.endLen)
+	for {
+		i := bytes.Index(b[s:], rs.pat)
+		if i < 0 {
+			return -1
+		}
+		if at := s + i + rs.endLen; at > from {
+			return at
+		}
+		s += i + 1
+	}
+}
+
+// lookahead is how far past a cut --regexp looks for a record start.
+func (rs *records) lookahead() int {
+	if rs.re != nil {
+		return 64 << 10
+	}
+	return len(rs.pat) - rs.endLen
+}
+
+// cut is where the block that starts b ends: the last boundary within
+// size bytes, or else the first after it (a longer record goes whole
+// into its block); -1 if b holds none and more input may bring one.
+func (rs *records) cut(b []byte, size int, eof bool) int {
+	if eof && len(b) <= size {
+		return len(b)
+	}
+	if at := rs.last(b, size); at > 0 && (eof || len(b) > size+rs.lookahead()) {
+		return at
+	}
+	if at := rs.next(b, size); at > 0 {
+		return at
+	}
+	if eof {
+		return len(b)
+	}
+	return -1
+}
+
+// readHeader reads the first n lines of r.
+func readHeader(r io.Reader, n int) (header []byte, rest []byte, err error) {
+	var buf []byte
+	chunk := make([]byte, 64<<10)
+	for {
+		lines, i := 0, 0
+		for ; lines < n && i < len(buf); i++ {
+			if buf[i] == '\n' {
+				lines++
+			}
+		}
+		if lines == n {
+			return buf[:i], buf[i:], nil
+		}
+		k, err := r.Read(chunk)
+		buf = append(buf, chunk[:k]...)
+		if errors.Is(err, io.EOF) {
+			return buf, nil, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read input: %w", err)
+		}
+	}
+}
+
+// blockSource cuts a stream into blocks (--pipe). Its items are the block
+// numbers; block gives the last block read.
+type blockSource struct {
+	r      io.Reader
+	rs     *records
+	size   int
+	header []byte
+	carry  []byte // read past the last cut
+	eof    bool
+	n      int
+	last   *pipeIn
+	free   chan []byte // blocks whose jobs are done
+}
+
+func (s *blockSource) Next() (string, error) {
+	var buf []byte
+	select {
+	case buf = <-s.free:
+	default:
+		buf = make([]byte, 0, s.size+s.rs.lookahead()+4096)
+	}
+	buf = append(buf, s.carry...)
+	s.carry = nil
+	for {
+		at := -1
+		if len(buf) > 0 && (s.eof || len(buf) > s.size+s.rs.lookahead()) {
+			at = s.rs.cut(buf, s.size, s.eof)
+		}
+		if at > 0 {
+			s.carry = append(s.carry[:0:0], buf[at:]...)
+			s.n++
+			s.last = &pipeIn{header: s.header, data: buf[:at], free: s.free}
+			return strconv.Itoa(s.n), nil
+		}
+		if s.eof {
+			return "", io.EOF
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		k, err := s.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if errors.Is(err, io.EOF) {
+			s.eof = true
+		} else if err != nil {
+			return "", fmt.Errorf("read input: %w", err)
+		}
+	}
+}
+
+// partSource cuts a file into byte ranges at record boundaries
+// (--pipepart), reading only around each cut.
+type partSource struct {
+	f      *os.File
+	rs     *records
+	size   int64
+	header []byte
+	off    int64 // the next range starts here
+	end    int64
+	n      int
+	last   *pipeIn
+}
+
+func (s *partSource) Next() (string, error) {
+	if s.off >= s.end {
+		return "", io.EOF
+	}
+	at, err := s.cutAt()
+	if err != nil {
+		return "", err
+	}
+	s.n++
+	s.last = &pipeIn{header: s.header, file: s.f, off: s.off, n: at - s.off}
+	s.off = at
+	return strconv.Itoa(s.n), nil
+}
+
+// cutAt finds where the range from s.off ends, as --pipe would cut it:
+// the last boundary within size bytes, searched backwards from the cut
+// in growing windows, or else the first after it.
+func (s *partSource) cutAt() (int64, error) {
+	if s.off+s.size >= s.end {
+		return s.end, nil
+	}
+	cut := s.off + s.size
+	look := int64(s.rs.lookahead())
+	for w := int64(64 << 10); ; w *= 2 {
+		from := max(s.off, cut-w)
+		b, err := s.read(from, min(s.end, cut+look))
+		if err != nil {
+			return 0, err
+		}
+		if at := s.rs.last(b, int(cut-from)); at > 0 {
+			return from + int64(at), nil
+		}
+		if from == s.off {
+			break
+		}
+	}
+	for w := int64(64 << 10); ; w *= 2 {
+		from, to := max(s.off, cut-64<<10), min(s.end, cut+w)
+		b, err := s.read(from, to)
+		if err != nil {
+			return 0, err
+		}
+		if at := s.rs.next(b, int(cut-from)); at > 0 {
+			return from + int64(at), nil
+		}
+		if to == s.end {
+			return s.end, nil
+		}
+	}
+}
+
+func (s *partSource) read(from, to int64) ([]byte, error) {
+	b := make([]byte, to-from)
+	if _, err := s.f.ReadAt(b, from); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", s.f.Name(), err)
+	}
+	return b, nil
+}
+
+// pipeIn is the stdin of the job for the item Next returned last.
+func (it *Items) pipeIn() *pipeIn {
+	switch s := it.single.(type) {
+	case *blockSource:
+		return s.last
+	case *partSource:
+		return s.last
+	}
+	return nil
+}
+
+// parseBlock reads --block: a size, or with --pipepart -N for N blocks
+// per job slot (returned negative).
+func parseBlock(s string, part bool) (int64, error) {
+	neg := strings.HasPrefix(s, "-")
+	n, err := parseSize(strings.TrimPrefix(s, "-"))
+	if err != nil || n < 1 || neg && !part {
+		return 0, cli.Usagef("--block %q: want a size like 1M or 500K (or -N with --pipepart)", s)
+	}
+	if neg {
+		return -int64(n), nil
+	}
+	return int64(n), nil
+}
+
+// pipeSource is the source of blocks for --pipe (stdin or the one -a
+// FILE) or of byte ranges for --pipepart (the one -a FILE).
+func (c *CLI) pipeSource(env *cli.Env) (Source, error) {
+	f := &c.PipeFlags
+	if f.Pipe && f.Pipepart {
+		return nil, cli.Usagef("--pipe and --pipepart exclude each other")
+	}
+	if len(c.ArgFile) > 1 || f.Pipepart && len(c.ArgFile) != 1 {
+		return nil, cli.Usagef("--pipepart needs one -a FILE, --pipe at most one")
+	}
+	if f.Header < 0 {
+		return nil, cli.Usagef("--header %d: want N >= 0 lines", f.Header)
+	}
+	if c.Eta && f.Pipe {
+		return nil, cli.Usagef("--eta would read all of --pipe's input first; use --pipepart")
+	}
+	size, err := parseBlock(f.Block, f.Pipepart)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := newRecords(f, c.Null)
+	if err != nil {
+		return nil, err
+	}
+	if f.Pipe {
+		r := env.Stdin
+		if len(c.ArgFile) == 1 {
+			file, err := os.Open(c.ArgFile[0])
+			if err != nil {
+				return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
+			}
+			r = file // read to its end, closed at exit
+		}
+		header, rest, err := readHeader(r, f.Header)
+		if err != nil {
+			return nil, err
+		}
+		jobs, err := parseJobs(c.Jobs)
+		if err != nil {
+			return nil, err
+		}
+		free := make(chan []byte, max(jobs, 1)+1)
+		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, nil
+	}
+	file, err := os.Open(c.ArgFile[0])
+	if err != nil {
+		return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
+	}
+	st, err := file.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		file.Close()
+		return nil, cli.Usagef("--pipepart: %s is not a regular file (use --pipe)", c.ArgFile[0])
+	}
+	header, _, err := readHeader(io.NewSectionReader(file, 0, st.Size()), f.Header)
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	s := &partSource{f: file, rs: rs, header: header, off: int64(len(header)), end: st.Size(), size: size}
+	if size < 0 {
+		jobs, err := parseJobs(c.Jobs)
+		if err != nil {
+			file.Close()
+			return nil, err
+		}
+		k := -size * int64(max(jobs, 1))
+		s.size = max(1, (s.end-s.off+k-1)/k)
+	}
+	return s, nil
+}
