@@ -279,7 +279,7 @@ func TestPshmNatsCutOff(t *testing.T) {
 	go func() { done <- a.Wait() }()
 	select {
 	case err := <-done:
-		if a.ProcessState.ExitCode() != 125 || !strings.Contains(out.String(), "pshm: lock cut: lease lost") {
+		if a.ProcessState.ExitCode() != 125 || !strings.Contains(out.String(), "pshm-nats: lock cut: lease lost") {
 			t.Fatalf("holder cut off: %v, want exit 125; output:\n%s", err, out.String())
 		}
 	case <-time.After(ttl + 10*time.Second):
