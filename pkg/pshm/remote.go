@@ -158,22 +158,6 @@ func opContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), opTimeout)
 }
 
-// valueRef parses str and resolves its indexes against the value it names.
-func valueRef(ctx context.Context, s sharedstate.Store, str string) (sharedstate.Object, ref, error) {
-	r, err := parseRef(str)
-	if err != nil {
-		return sharedstate.Object{}, r, err
-	}
-	ob, err := s.Stat(ctx, r.name)
-	if err != nil {
-		return ob, r, fail(err)
-	}
-	if k := ob.Spec.Kind; k != shm.KindValue {
-		return ob, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
-	}
-	return ob, r, r.resolve(ob.Spec.Len)
-}
-
 func (c *lockCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
@@ -434,35 +418,6 @@ func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 		fmt.Fprintf(w, "%s\t%s\t%d\n", ob.Name, remoteType(ob), ob.Spec.Len)
 	}
 	return w.Flush()
-}
-
-func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return cli.Usagef("no objects to remove")
-	}
-	ctx, cancel := opContext()
-	defer cancel()
-	var worst error
-	for _, n := range names {
-		err := cli.ValidName("object", n)
-		if err == nil {
-			err = s.Remove(ctx, n)
-			if c.Force && errors.Is(err, shm.ErrNotExist) {
-				err = nil
-			}
-		}
-		if err = fail(err); err != nil {
-			code := cli.Report(env, err)
-			if worst == nil || code == cli.ExitUsage {
-				worst = cli.Exit(code, nil)
-			}
-		}
-	}
-	return worst
 }
 
 func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {

@@ -1,6 +1,7 @@
 package pshm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -116,6 +117,31 @@ func (c *createCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	return nil
 }
 
+// valueRef parses str and resolves its indexes against the value it names.
+func valueRef(ctx context.Context, s sharedstate.Store, str string) (sharedstate.Object, ref, error) {
+	r, err := parseRef(str)
+	if err != nil {
+		return sharedstate.Object{}, r, err
+	}
+	ob, err := s.Stat(ctx, r.name)
+	if err != nil {
+		return ob, r, fail(err)
+	}
+	if k := ob.Spec.Kind; k != shm.KindValue {
+		return ob, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
+	}
+	return ob, r, r.resolve(ob.Spec.Len)
+}
+
+// element is valueRef for a command (verb) on one element: NAME or NAME[I].
+func element(ctx context.Context, s sharedstate.Store, str, verb string) (sharedstate.Object, ref, error) {
+	ob, r, err := valueRef(ctx, s, str)
+	if err == nil && r.isSlice {
+		err = cli.Usagef("%s takes NAME or NAME[I], not a slice", verb)
+	}
+	return ob, r, err
+}
+
 type getCmd struct {
 	Ref  string `arg:"" name:"name[i]" help:"NAME (every element), NAME[I] (negative counts from the end), or a Python slice NAME[A:B] or NAME[A:B:STEP]."`
 	JSON bool   `help:"One JSON object per element: name, index, value."`
@@ -164,12 +190,9 @@ func parseValues(t shm.Type, ss []string) ([]shm.Value, error) {
 func (c *setCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
-	ob, r, err := valueRef(ctx, s, c.Ref)
+	ob, r, err := element(ctx, s, c.Ref, "set")
 	if err != nil {
 		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("set takes NAME or NAME[I], not a slice")
 	}
 	in, err := cli.ArgsOrStdin(c.Values, env.Stdin)
 	if err != nil {
@@ -197,12 +220,9 @@ type addCmd struct {
 func (c *addCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
-	ob, r, err := valueRef(ctx, s, c.Ref)
+	ob, r, err := element(ctx, s, c.Ref, "add")
 	if err != nil {
 		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("add takes NAME or NAME[I], not a slice")
 	}
 	d, err := shm.ParseDelta(ob.Spec.Type, c.Delta)
 	if err != nil {
@@ -227,12 +247,9 @@ type casCmd struct {
 func (c *casCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	ctx, cancel := opContext()
 	defer cancel()
-	ob, r, err := valueRef(ctx, s, c.Ref)
+	ob, r, err := element(ctx, s, c.Ref, "cas")
 	if err != nil {
 		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("cas takes NAME or NAME[I], not a slice")
 	}
 	vals, err := parseValues(ob.Spec.Type, []string{c.Old, c.New})
 	if err != nil {
@@ -261,13 +278,10 @@ const condSyntax = `^\s*(==|!=|<=|>=|=|<|>|eq|ne|lt|le|gt|ge)\s*(.*?)\s*$`
 
 func (c *waitCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	octx, cancel := opContext()
-	ob, r, err := valueRef(octx, s, c.Ref)
+	ob, r, err := element(octx, s, c.Ref, "wait")
 	cancel()
 	if err != nil {
 		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("wait takes NAME or NAME[I], not a slice")
 	}
 	m := regexp.MustCompile(condSyntax).FindStringSubmatch(c.Until)
 	if m == nil {
