@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/sharedstate"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -80,7 +81,7 @@ type rmCmd struct {
 	Force bool     `short:"f" help:"Ignore objects that do not exist."`
 }
 
-func (c *rmCmd) Run(env *cli.Env) error {
+func (c *rmCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
 	if err != nil {
 		return err
@@ -88,11 +89,13 @@ func (c *rmCmd) Run(env *cli.Env) error {
 	if len(names) == 0 {
 		return cli.Usagef("no objects to remove")
 	}
+	ctx, cancel := opContext()
+	defer cancel()
 	var worst error
 	for _, n := range names {
 		err := cli.ValidName("object", n)
 		if err == nil {
-			err = shm.Remove(n)
+			err = s.Remove(ctx, n)
 			if c.Force && errors.Is(err, shm.ErrNotExist) {
 				err = nil
 			}

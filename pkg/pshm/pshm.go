@@ -52,7 +52,7 @@ func Main(args []string) int {
 	if code, ok := handOff(args); ok {
 		return code
 	}
-	return cli.Run(Command(), args)
+	return cli.RunWith(Command(), args, runLocal)
 }
 
 // errNo is exit status 1 without a message: a negative answer.
@@ -199,27 +199,6 @@ func (r *ref) next(i int) (int, bool) {
 // first is the reference's first index, and whether it has any.
 func (r *ref) first() (int, bool) {
 	return r.start, r.step > 0 && r.start < r.end || r.step < 0 && r.start > r.end
-}
-
-// openRef parses s, opens its object (a value) and resolves the indexes.
-func openRef(s string) (*shm.Object, ref, error) {
-	r, err := parseRef(s)
-	if err != nil {
-		return nil, r, err
-	}
-	obj, err := open(r.name)
-	if err != nil {
-		return nil, r, err
-	}
-	if k := obj.Kind(); k != shm.KindValue {
-		obj.Close()
-		return nil, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
-	}
-	if err := r.resolve(obj.Len()); err != nil {
-		obj.Close()
-		return nil, r, err
-	}
-	return obj, r, nil
 }
 
 // waitContext returns a context that ends after timeout (0: never) or at

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,10 +87,12 @@ func RemoteMain(args []string, dial Dialer) int {
 	return cli.RunWith(RemoteCommand(), args, func(kctx *kong.Context, env *cli.Env) error {
 		root := kctx.Model.Target.Addr().Interface().(*serverCLI)
 		if root.URL == "" {
-			return kctx.Run(env)
+			return runLocal(kctx, env)
 		}
-		rc, ok := kctx.Selected().Target.Addr().Interface().(remoteCmd)
-		if !ok {
+		cmd := kctx.Selected().Target.Addr().Interface()
+		rc, remote := cmd.(remoteCmd)
+		sc, both := cmd.(storeCmd)
+		if !remote && !both {
 			return cli.Usagef("%s is not available with --url", kctx.Selected().Name)
 		}
 		s, err := root.Server.store(root.URL, dial)
@@ -99,11 +100,35 @@ func RemoteMain(args []string, dial Dialer) int {
 			return err
 		}
 		defer s.Close()
+		if both {
+			return sc.run(env, s, &root.Server)
+		}
 		return rc.remote(env, s, &root.Server)
 	})
 }
 
-// remoteCmd is a command that runs against a Store.
+// runLocal runs the selected command on this machine's objects: over
+// sharedstate.Local if it runs against a Store, else by its Run method.
+func runLocal(kctx *kong.Context, env *cli.Env) error {
+	sc, ok := kctx.Selected().Target.Addr().Interface().(storeCmd)
+	if !ok {
+		return kctx.Run(env)
+	}
+	s := &sharedstate.Local{}
+	defer s.Close()
+	return sc.run(env, s, nil)
+}
+
+// storeCmd is a command with one implementation, against whichever Store
+// the call chose: sharedstate.Local, or the server of --url (with its
+// options in r).
+type storeCmd interface {
+	run(env *cli.Env, s sharedstate.Store, r *Server) error
+}
+
+// remoteCmd is the --url side of a command whose local side still works
+// on pkg/shm directly (its Run method), for what Store does not express:
+// the local lock and sem record their command's process group.
 type remoteCmd interface {
 	remote(env *cli.Env, s sharedstate.Store, r *Server) error
 }
@@ -131,180 +156,6 @@ const opTimeout = 30 * time.Second
 
 func opContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), opTimeout)
-}
-
-// remoteRef parses s and resolves its indexes against the value it names.
-func remoteRef(ctx context.Context, s sharedstate.Store, str string) (sharedstate.Object, ref, error) {
-	r, err := parseRef(str)
-	if err != nil {
-		return sharedstate.Object{}, r, err
-	}
-	ob, err := s.Stat(ctx, r.name)
-	if err != nil {
-		return ob, r, fail(err)
-	}
-	if k := ob.Spec.Kind; k != shm.KindValue {
-		return ob, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
-	}
-	return ob, r, r.resolve(ob.Spec.Len)
-}
-
-func (c *createCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	if err := cli.ValidName("object", c.Name); err != nil {
-		return err
-	}
-	spec, err := c.spec()
-	if err != nil {
-		return err
-	}
-	var init []shm.Value
-	for _, v := range c.Init {
-		val, err := shm.ParseValue(spec.Type, v)
-		if err != nil {
-			return cli.Usagef("--init: %v", err)
-		}
-		init = append(init, val)
-	}
-	for len(init) == 1 && spec.Len > 1 && len(init) < spec.Len {
-		init = append(init, init[0])
-	}
-	ctx, cancel := opContext()
-	defer cancel()
-	created, err := s.Create(ctx, c.Name, spec, c.ExistOK, init)
-	if errors.Is(err, shm.ErrExist) {
-		return cli.Exit(cli.ExitFail, err)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if !created && len(init) > 0 {
-		fmt.Fprintf(env.Stderr, "pshm: %s exists; --init ignored\n", c.Name)
-	}
-	return nil
-}
-
-func (c *getCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
-	defer cancel()
-	ob, r, err := remoteRef(ctx, s, c.Ref)
-	if err != nil {
-		return err
-	}
-	for i := r.start; i < r.end; i++ {
-		v := ob.Values[i]
-		if c.JSON {
-			jsonLine(env.Stdout, map[string]any{"name": r.name, "index": i, "value": v.JSON()})
-		} else {
-			fmt.Fprintln(env.Stdout, v.String())
-		}
-	}
-	return nil
-}
-
-func (c *setCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
-	defer cancel()
-	ob, r, err := remoteRef(ctx, s, c.Ref)
-	if err != nil {
-		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("set takes NAME or NAME[I], not a slice")
-	}
-	vals, err := parseValues(ob.Spec.Type, c.Values)
-	if err != nil {
-		return err
-	}
-	if r.start+len(vals) > ob.Spec.Len {
-		return cli.Usagef("%d value(s) from index %d do not fit in %s (%d element(s))", len(vals), r.start, r.name, ob.Spec.Len)
-	}
-	return fail(s.Set(ctx, r.name, r.start, vals))
-}
-
-func (c *addCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
-	defer cancel()
-	ob, r, err := remoteRef(ctx, s, c.Ref)
-	if err != nil {
-		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("add takes NAME or NAME[I], not a slice")
-	}
-	d, err := shm.ParseDelta(ob.Spec.Type, c.Delta)
-	if err != nil {
-		return cli.Exit(cli.ExitUsage, err)
-	}
-	v, err := s.Add(ctx, r.name, r.start, d)
-	if err != nil {
-		return fail(err)
-	}
-	if !c.Quiet {
-		_, err = fmt.Fprintln(env.Stdout, v.String())
-	}
-	return err
-}
-
-func (c *casCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
-	defer cancel()
-	ob, r, err := remoteRef(ctx, s, c.Ref)
-	if err != nil {
-		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("cas takes NAME or NAME[I], not a slice")
-	}
-	vals, err := parseValues(ob.Spec.Type, []string{c.Old, c.New})
-	if err != nil {
-		return err
-	}
-	ok, cur, err := s.CAS(ctx, r.name, r.start, vals[0], vals[1])
-	if err != nil {
-		return fail(err)
-	}
-	if !ok {
-		fmt.Fprintln(env.Stdout, cur.String())
-		return errNo
-	}
-	return nil
-}
-
-func (c *waitCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	octx, cancel := opContext()
-	ob, r, err := remoteRef(octx, s, c.Ref)
-	cancel()
-	if err != nil {
-		return err
-	}
-	if r.isSlice {
-		return cli.Usagef("wait takes NAME or NAME[I], not a slice")
-	}
-	m := regexp.MustCompile(condSyntax).FindStringSubmatch(c.Until)
-	if m == nil {
-		return cli.Usagef("invalid --until %q (want an operator: == != < <= > >=)", c.Until)
-	}
-	val := m[2]
-	switch {
-	case val != "" && c.Value != "":
-		return cli.Usagef("two values to compare with: %q and %q", val, c.Value)
-	case val == "":
-		val = c.Value
-	}
-	if val == "" {
-		return cli.Usagef("wait needs a value to compare with")
-	}
-	vals, err := parseValues(ob.Spec.Type, []string{val})
-	if err != nil {
-		return err
-	}
-	ctx, done := waitContext(c.Timeout)
-	v, err := s.Wait(ctx, r.name, r.start, shm.Cond{Op: shm.CondOps[m[1]], Val: vals[0]})
-	if err := done(err); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(env.Stdout, v.String())
-	return err
 }
 
 func (c *lockCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
@@ -567,35 +418,6 @@ func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 		fmt.Fprintf(w, "%s\t%s\t%d\n", ob.Name, remoteType(ob), ob.Spec.Len)
 	}
 	return w.Flush()
-}
-
-func (c *rmCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return cli.Usagef("no objects to remove")
-	}
-	ctx, cancel := opContext()
-	defer cancel()
-	var worst error
-	for _, n := range names {
-		err := cli.ValidName("object", n)
-		if err == nil {
-			err = s.Remove(ctx, n)
-			if c.Force && errors.Is(err, shm.ErrNotExist) {
-				err = nil
-			}
-		}
-		if err = fail(err); err != nil {
-			code := cli.Report(env, err)
-			if worst == nil || code == cli.ExitUsage {
-				worst = cli.Exit(code, nil)
-			}
-		}
-	}
-	return worst
 }
 
 func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {

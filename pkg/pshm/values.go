@@ -1,12 +1,14 @@
 package pshm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/sharedstate"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -79,7 +81,7 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	return s, nil
 }
 
-func (c *createCmd) Run(env *cli.Env) error {
+func (c *createCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -100,24 +102,44 @@ func (c *createCmd) Run(env *cli.Env) error {
 			init = append(init, init[0])
 		}
 	}
-	fill := func(o *shm.Object) error {
-		if len(init) == 0 {
-			return nil
-		}
-		return o.Set(0, init)
+	ctx, cancel := opContext()
+	defer cancel()
+	created, err := s.Create(ctx, c.Name, spec, c.ExistOK, init)
+	if errors.Is(err, shm.ErrExist) {
+		return cli.Exit(cli.ExitFail, err)
 	}
-	obj, created, err := shm.Create(c.Name, spec, c.ExistOK, fill)
 	if err != nil {
-		if errors.Is(err, shm.ErrExist) {
-			return cli.Exit(cli.ExitFail, err)
-		}
 		return fail(err)
 	}
-	defer obj.Close()
 	if !created && len(init) > 0 {
 		env.Warnf("%s exists; --init ignored", c.Name)
 	}
 	return nil
+}
+
+// valueRef parses str and resolves its indexes against the value it names.
+func valueRef(ctx context.Context, s sharedstate.Store, str string) (sharedstate.Object, ref, error) {
+	r, err := parseRef(str)
+	if err != nil {
+		return sharedstate.Object{}, r, err
+	}
+	ob, err := s.Stat(ctx, r.name)
+	if err != nil {
+		return ob, r, fail(err)
+	}
+	if k := ob.Spec.Kind; k != shm.KindValue {
+		return ob, r, cli.Usagef("%s is a %s, not a value (use pshm %s)", r.name, k, k)
+	}
+	return ob, r, r.resolve(ob.Spec.Len)
+}
+
+// element is valueRef for a command (verb) on one element: NAME or NAME[I].
+func element(ctx context.Context, s sharedstate.Store, str, verb string) (sharedstate.Object, ref, error) {
+	ob, r, err := valueRef(ctx, s, str)
+	if err == nil && r.isSlice {
+		err = cli.Usagef("%s takes NAME or NAME[I], not a slice", verb)
+	}
+	return ob, r, err
 }
 
 type getCmd struct {
@@ -125,18 +147,16 @@ type getCmd struct {
 	JSON bool   `help:"One JSON object per element: name, index, value."`
 }
 
-func (c *getCmd) Run(env *cli.Env) error {
-	obj, r, err := openRef(c.Ref)
+func (c *getCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := valueRef(ctx, s, c.Ref)
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
 	var b strings.Builder
 	for i, ok := r.first(); ok; i, ok = r.next(i) {
-		v, err := obj.Get(i)
-		if err != nil {
-			return fail(err)
-		}
+		v := ob.Values[i]
 		if c.JSON {
 			jsonLine(&b, map[string]any{"name": r.name, "index": i, "value": v.JSON()})
 		} else {
@@ -167,14 +187,12 @@ func parseValues(t shm.Type, ss []string) ([]shm.Value, error) {
 	return vals, nil
 }
 
-func (c *setCmd) Run(env *cli.Env) error {
-	obj, r, err := openRef(c.Ref)
+func (c *setCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := element(ctx, s, c.Ref, "set")
 	if err != nil {
 		return err
-	}
-	defer obj.Close()
-	if r.isSlice {
-		return cli.Usagef("set takes NAME or NAME[I], not a slice")
 	}
 	in, err := cli.ArgsOrStdin(c.Values, env.Stdin)
 	if err != nil {
@@ -183,14 +201,14 @@ func (c *setCmd) Run(env *cli.Env) error {
 	if len(in) == 0 {
 		return cli.Usagef("set needs values, as arguments or one a line on standard input")
 	}
-	vals, err := parseValues(obj.Type(), in)
+	vals, err := parseValues(ob.Spec.Type, in)
 	if err != nil {
 		return err
 	}
-	if err := obj.CheckSet(r.start, len(vals)); err != nil {
-		return cli.Exit(cli.ExitUsage, err)
+	if n := ob.Spec.Len; r.start+len(vals) > n {
+		return cli.Usagef("%d value(s) from index %d do not fit: %s has %d element(s)", len(vals), r.start, r.name, n)
 	}
-	return fail(obj.Set(r.start, vals))
+	return fail(s.Set(ctx, r.name, r.start, vals))
 }
 
 type addCmd struct {
@@ -199,20 +217,18 @@ type addCmd struct {
 	Quiet bool   `short:"q" help:"Do not print the new value."`
 }
 
-func (c *addCmd) Run(env *cli.Env) error {
-	obj, r, err := openRef(c.Ref)
+func (c *addCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := element(ctx, s, c.Ref, "add")
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
-	if r.isSlice {
-		return cli.Usagef("add takes NAME or NAME[I], not a slice")
-	}
-	d, err := shm.ParseDelta(obj.Type(), c.Delta)
+	d, err := shm.ParseDelta(ob.Spec.Type, c.Delta)
 	if err != nil {
 		return cli.Exit(cli.ExitUsage, err)
 	}
-	v, err := obj.Add(r.start, d)
+	v, err := s.Add(ctx, r.name, r.start, d)
 	if err != nil {
 		return fail(err)
 	}
@@ -228,20 +244,18 @@ type casCmd struct {
 	New string `arg:"" help:"Value to store if the element holds OLD."`
 }
 
-func (c *casCmd) Run(env *cli.Env) error {
-	obj, r, err := openRef(c.Ref)
+func (c *casCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	ob, r, err := element(ctx, s, c.Ref, "cas")
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
-	if r.isSlice {
-		return cli.Usagef("cas takes NAME or NAME[I], not a slice")
-	}
-	vals, err := parseValues(obj.Type(), []string{c.Old, c.New})
+	vals, err := parseValues(ob.Spec.Type, []string{c.Old, c.New})
 	if err != nil {
 		return err
 	}
-	ok, cur, err := obj.CAS(r.start, vals[0], vals[1])
+	ok, cur, err := s.CAS(ctx, r.name, r.start, vals[0], vals[1])
 	if err != nil {
 		return fail(err)
 	}
@@ -262,14 +276,12 @@ type waitCmd struct {
 // condSyntax is an --until comparison: an operator, maybe with its value.
 const condSyntax = `^\s*(==|!=|<=|>=|=|<|>|eq|ne|lt|le|gt|ge)\s*(.*?)\s*$`
 
-func (c *waitCmd) Run(env *cli.Env) error {
-	obj, r, err := openRef(c.Ref)
+func (c *waitCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+	octx, cancel := opContext()
+	ob, r, err := element(octx, s, c.Ref, "wait")
+	cancel()
 	if err != nil {
 		return err
-	}
-	defer obj.Close()
-	if r.isSlice {
-		return cli.Usagef("wait takes NAME or NAME[I], not a slice")
 	}
 	m := regexp.MustCompile(condSyntax).FindStringSubmatch(c.Until)
 	if m == nil {
@@ -285,13 +297,13 @@ func (c *waitCmd) Run(env *cli.Env) error {
 	if val == "" {
 		return cli.Usagef("wait needs a value to compare with")
 	}
-	vals, err := parseValues(obj.Type(), []string{val})
+	vals, err := parseValues(ob.Spec.Type, []string{val})
 	if err != nil {
 		return err
 	}
 	cond := shm.Cond{Op: shm.CondOps[m[1]], Val: vals[0]}
 	ctx, done := waitContext(c.Timeout)
-	v, err := obj.Wait(ctx, r.start, cond)
+	v, err := s.Wait(ctx, r.name, r.start, cond)
 	if err := done(err); err != nil {
 		return err
 	}

@@ -12,24 +12,39 @@ import (
 // Local is the Store of this machine's POSIX shared memory (pkg/shm). Its
 // locks belong to the calling process and are freed at its death, so their
 // leases have no TTL, no fence and are never lost.
-type Local struct{}
+//
+// A Local keeps the values and dicts it opened mapped until Close, so that a
+// command's Stat and the operation after it map the object once: an object
+// removed and re-created meanwhile by another process stays the old one to
+// it, as to a process that has it open. Use one for a command, not for a
+// long-lived service. The zero value is ready to use.
+type Local struct {
+	open map[string]*shm.Object
+}
 
-var _ Store = Local{}
+var _ Store = (*Local)(nil)
 
-// withObject opens name, checks its kind (0: any) and runs f on it.
-func withObject(name string, kind shm.Kind, f func(o *shm.Object) error) error {
-	o, err := shm.Open(name)
-	if err != nil {
-		return err
+// withObject opens name (or finds it mapped), checks its kind (0: any) and
+// runs f on it.
+func (l *Local) withObject(name string, kind shm.Kind, f func(o *shm.Object) error) error {
+	o := l.open[name]
+	if o == nil {
+		var err error
+		if o, err = shm.Open(name); err != nil {
+			return err
+		}
+		if l.open == nil {
+			l.open = make(map[string]*shm.Object)
+		}
+		l.open[name] = o
 	}
-	defer o.Close()
 	if kind != 0 && o.Kind() != kind {
 		return fmt.Errorf("%s is a %s, not a %s: %w", name, o.Kind(), kind, shm.ErrWrongKind)
 	}
 	return f(o)
 }
 
-func (Local) Create(ctx context.Context, name string, spec shm.Spec, existOK bool, init []shm.Value) (bool, error) {
+func (*Local) Create(ctx context.Context, name string, spec shm.Spec, existOK bool, init []shm.Value) (bool, error) {
 	o, created, err := shm.Create(name, spec, existOK, func(o *shm.Object) error {
 		if len(init) == 0 {
 			return nil
@@ -74,16 +89,16 @@ func describe(o *shm.Object) Object {
 	return ob
 }
 
-func (Local) Stat(ctx context.Context, name string) (ob Object, err error) {
-	err = withObject(name, 0, func(o *shm.Object) error {
+func (l *Local) Stat(ctx context.Context, name string) (ob Object, err error) {
+	err = l.withObject(name, 0, func(o *shm.Object) error {
 		ob = describe(o)
 		return nil
 	})
 	return ob, err
 }
 
-func (Local) Set(ctx context.Context, name string, i int, vals []shm.Value) error {
-	return withObject(name, shm.KindValue, func(o *shm.Object) error {
+func (l *Local) Set(ctx context.Context, name string, i int, vals []shm.Value) error {
+	return l.withObject(name, shm.KindValue, func(o *shm.Object) error {
 		if err := o.CheckSet(i, len(vals)); err != nil {
 			return err
 		}
@@ -91,24 +106,24 @@ func (Local) Set(ctx context.Context, name string, i int, vals []shm.Value) erro
 	})
 }
 
-func (Local) Add(ctx context.Context, name string, i int, delta shm.Value) (v shm.Value, err error) {
-	err = withObject(name, shm.KindValue, func(o *shm.Object) error {
+func (l *Local) Add(ctx context.Context, name string, i int, delta shm.Value) (v shm.Value, err error) {
+	err = l.withObject(name, shm.KindValue, func(o *shm.Object) error {
 		v, err = o.Add(i, delta)
 		return err
 	})
 	return v, err
 }
 
-func (Local) CAS(ctx context.Context, name string, i int, old, new shm.Value) (ok bool, cur shm.Value, err error) {
-	err = withObject(name, shm.KindValue, func(o *shm.Object) error {
+func (l *Local) CAS(ctx context.Context, name string, i int, old, new shm.Value) (ok bool, cur shm.Value, err error) {
+	err = l.withObject(name, shm.KindValue, func(o *shm.Object) error {
 		ok, cur, err = o.CAS(i, old, new)
 		return err
 	})
 	return ok, cur, err
 }
 
-func (Local) Wait(ctx context.Context, name string, i int, c shm.Cond) (v shm.Value, err error) {
-	err = withObject(name, shm.KindValue, func(o *shm.Object) error {
+func (l *Local) Wait(ctx context.Context, name string, i int, c shm.Cond) (v shm.Value, err error) {
+	err = l.withObject(name, shm.KindValue, func(o *shm.Object) error {
 		v, err = o.Wait(ctx, i, c)
 		return err
 	})
@@ -140,7 +155,7 @@ func (l localLease) Release() error      { return l.release() }
 
 // Acquire takes the lock of name (any object's own lock, as pshm lock
 // does) or a slot of the semaphore name, for this process.
-func (Local) Acquire(ctx context.Context, name string, slots int, _ time.Duration) (Lease, error) {
+func (*Local) Acquire(ctx context.Context, name string, slots int, _ time.Duration) (Lease, error) {
 	me, err := shm.Self()
 	if err != nil {
 		return nil, err
@@ -178,11 +193,11 @@ func (Local) Acquire(ctx context.Context, name string, slots int, _ time.Duratio
 
 // ReleaseFence fails: local locks have no tokens; they are released by
 // their owner.
-func (Local) ReleaseFence(ctx context.Context, name string, fence uint64) error {
+func (*Local) ReleaseFence(ctx context.Context, name string, fence uint64) error {
 	return fmt.Errorf("%s: local locks have no fencing tokens: %w", name, shm.ErrNotOwner)
 }
 
-func (Local) SetEvent(ctx context.Context, name string, set bool) error {
+func (*Local) SetEvent(ctx context.Context, name string, set bool) error {
 	o, err := openKind(name, shm.Spec{Kind: shm.KindEvent, Mode: 0o600})
 	if err != nil {
 		return err
@@ -194,7 +209,7 @@ func (Local) SetEvent(ctx context.Context, name string, set bool) error {
 	return o.EventClear()
 }
 
-func (Local) WaitEvent(ctx context.Context, name string) error {
+func (*Local) WaitEvent(ctx context.Context, name string) error {
 	o, err := openKind(name, shm.Spec{Kind: shm.KindEvent, Mode: 0o600})
 	if err != nil {
 		return err
@@ -203,7 +218,7 @@ func (Local) WaitEvent(ctx context.Context, name string) error {
 	return o.EventWait(ctx)
 }
 
-func (Local) Barrier(ctx context.Context, name string, parties int) error {
+func (*Local) Barrier(ctx context.Context, name string, parties int) error {
 	o, err := openKind(name, shm.Spec{Kind: shm.KindBarrier, Len: parties, Mode: 0o600})
 	if err != nil {
 		return err
@@ -220,7 +235,7 @@ func dictSpec() shm.Spec {
 	return shm.Spec{Kind: shm.KindDict, Len: shm.DefaultDictLen, KeySize: shm.DefaultDictKeySize, ValSize: shm.DefaultDictValSize, Mode: 0o600}
 }
 
-func (Local) DictSet(ctx context.Context, name, key, val string) error {
+func (*Local) DictSet(ctx context.Context, name, key, val string) error {
 	o, err := openKind(name, dictSpec())
 	if err != nil {
 		return err
@@ -232,19 +247,19 @@ func (Local) DictSet(ctx context.Context, name, key, val string) error {
 	return o.DictSet(key, val)
 }
 
-func (Local) DictGet(ctx context.Context, name, key string) (v string, err error) {
-	err = withObject(name, shm.KindDict, func(o *shm.Object) error {
+func (l *Local) DictGet(ctx context.Context, name, key string) (v string, err error) {
+	err = l.withObject(name, shm.KindDict, func(o *shm.Object) error {
 		v, err = o.DictGet(key)
 		return err
 	})
 	return v, err
 }
 
-func (Local) DictDel(ctx context.Context, name, key string) error {
-	return withObject(name, shm.KindDict, func(o *shm.Object) error { return o.DictDel(key) })
+func (l *Local) DictDel(ctx context.Context, name, key string) error {
+	return l.withObject(name, shm.KindDict, func(o *shm.Object) error { return o.DictDel(key) })
 }
 
-func (Local) List(ctx context.Context) ([]Object, error) {
+func (*Local) List(ctx context.Context) ([]Object, error) {
 	objs, _, err := shm.List(false)
 	var out []Object
 	for _, o := range objs {
@@ -256,6 +271,20 @@ func (Local) List(ctx context.Context) ([]Object, error) {
 	return out, err
 }
 
-func (Local) Remove(ctx context.Context, name string) error { return shm.Remove(name) }
+func (l *Local) Remove(ctx context.Context, name string) error {
+	if o := l.open[name]; o != nil {
+		o.Close()
+		delete(l.open, name)
+	}
+	return shm.Remove(name)
+}
 
-func (Local) Close() error { return nil }
+// Close unmaps the objects the store has open.
+func (l *Local) Close() error {
+	var err error
+	for name, o := range l.open {
+		err = errors.Join(err, o.Close())
+		delete(l.open, name)
+	}
+	return err
+}
