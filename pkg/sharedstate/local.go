@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/shm"
@@ -19,6 +20,7 @@ import (
 // it, as to a process that has it open. Use one for a command, not for a
 // long-lived service. The zero value is ready to use.
 type Local struct {
+	mu   sync.Mutex // guards open; the objects are safe for concurrent use
 	open map[string]*shm.Object
 }
 
@@ -27,10 +29,12 @@ var _ Store = (*Local)(nil)
 // withObject opens name (or finds it mapped), checks its kind (0: any) and
 // runs f on it.
 func (l *Local) withObject(name string, kind shm.Kind, f func(o *shm.Object) error) error {
+	l.mu.Lock()
 	o := l.open[name]
 	if o == nil {
 		var err error
 		if o, err = shm.Open(name); err != nil {
+			l.mu.Unlock()
 			return err
 		}
 		if l.open == nil {
@@ -38,6 +42,7 @@ func (l *Local) withObject(name string, kind shm.Kind, f func(o *shm.Object) err
 		}
 		l.open[name] = o
 	}
+	l.mu.Unlock()
 	if kind != 0 && o.Kind() != kind {
 		return fmt.Errorf("%s is a %s, not a %s: %w", name, o.Kind(), kind, shm.ErrWrongKind)
 	}
@@ -272,15 +277,19 @@ func (*Local) List(ctx context.Context) ([]Object, error) {
 }
 
 func (l *Local) Remove(ctx context.Context, name string) error {
+	l.mu.Lock()
 	if o := l.open[name]; o != nil {
 		o.Close()
 		delete(l.open, name)
 	}
+	l.mu.Unlock()
 	return shm.Remove(name)
 }
 
 // Close unmaps the objects the store has open.
 func (l *Local) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var err error
 	for name, o := range l.open {
 		err = errors.Join(err, o.Close())
