@@ -25,6 +25,7 @@ type example struct {
 	name   string // unique testscript name
 	source string // where it came from, for failure messages
 	script string
+	output *string // what it must print, where the document shows it
 }
 
 // TestManPages checks each tool's page: required sections, every flag of
@@ -225,6 +226,9 @@ func TestExamples(t *testing.T) {
 	dir := t.TempDir()
 	for _, ex := range all {
 		body := fmt.Sprintf("# %s\nexec timeout 60 sh -e example.sh\n-- example.sh --\n%s", ex.source, ex.script)
+		if ex.output != nil {
+			body = fmt.Sprintf("# %s\nexec timeout 60 sh -e example.sh\ncmp stdout want\n-- example.sh --\n%s-- want --\n%s", ex.source, ex.script, *ex.output)
+		}
 		writeFile(t, filepath.Join(dir, ex.name+".txtar"), body)
 	}
 	testscript.Run(t, scriptParams(dir))
@@ -252,8 +256,23 @@ func readmeExamples(t *testing.T) []example {
 		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
 			b.WriteString(lines[i] + "\n")
 		}
+		ex := example{name: fmt.Sprintf("readme_line%d", start), source: fmt.Sprintf("README.md:%d", start), script: b.String()}
+		// A block of what the example prints may follow it: an
+		// "```output" fence, after blank lines at most.
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+			j++
+		}
+		if j < len(lines) && strings.TrimSpace(lines[j]) == "```output" {
+			var o strings.Builder
+			for j++; j < len(lines) && strings.TrimSpace(lines[j]) != "```"; j++ {
+				o.WriteString(lines[j] + "\n")
+			}
+			want := o.String()
+			ex.output, i = &want, j
+		}
 		if !skip {
-			out = append(out, example{name: fmt.Sprintf("readme_line%d", start), source: fmt.Sprintf("README.md:%d", start), script: b.String()})
+			out = append(out, ex)
 		}
 		skip = false
 	}
@@ -271,7 +290,9 @@ func manExamples(t *testing.T, path string) []example {
 	base := filepath.Base(path)
 	var out []example
 	sc := bufio.NewScanner(f)
-	inExamples, inBlock, skip := false, false, false
+	// A block after a `.\" output` line is what the example before it
+	// prints, compared rather than run.
+	inExamples, inBlock, skip, isOutput := false, false, false, false
 	var b strings.Builder
 	n, start := 0, 0
 	for sc.Scan() {
@@ -283,9 +304,18 @@ func manExamples(t *testing.T, path string) []example {
 		case !inExamples:
 		case strings.HasPrefix(l, `.\" untested:`):
 			skip = true
+		case l == `.\" output`:
+			isOutput = true
 		case strings.HasPrefix(l, ".Bd -literal"):
 			inBlock, start = true, n
 			b.Reset()
+		case inBlock && l == ".Ed" && isOutput:
+			inBlock, isOutput = false, false
+			if len(out) == 0 {
+				t.Fatalf("%s:%d: an output block with no example before it", path, start)
+			}
+			want := b.String()
+			out[len(out)-1].output = &want
 		case inBlock && l == ".Ed":
 			inBlock = false
 			if !skip {
