@@ -44,15 +44,7 @@ func TestPpoolQueueKill(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Close() })
 
-	// ppool is this test binary under that name (see TestMain).
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ppool := filepath.Join(t.TempDir(), "ppool")
-	if err := os.Symlink(self, ppool); err != nil {
-		t.Fatal(err)
-	}
+	ppool := filepath.Join(toolBin(t), "ppool")
 	env := append(os.Environ(), "PQUEUE_URL="+srv.URL(), "PQUEUE_TOKEN="+token, "GORACE=atexit_sleep_ms=0", "NO_COLOR=1")
 
 	dirs := make([]string, trials)
