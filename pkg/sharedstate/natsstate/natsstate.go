@@ -138,15 +138,16 @@ type doc struct {
 	typ shm.Type // parsed Type
 }
 
-var kinds = map[string]shm.Kind{}
-
-func init() {
+// kind is the stored kind name read back: the kind whose name it is, or
+// the zero Kind for a name no kind has.
+func (d *doc) kind() shm.Kind {
 	for k := shm.KindValue; k <= shm.KindDict; k++ {
-		kinds[k.String()] = k
+		if k.String() == d.Kind {
+			return k
+		}
 	}
+	return 0
 }
-
-func (d *doc) kind() shm.Kind { return kinds[d.Kind] }
 
 func (d *doc) value(i int) shm.Value {
 	return shm.Value{Type: d.typ, Bits: d.Vals[i].B, Raw: d.Vals[i].R}
