@@ -34,6 +34,7 @@ const (
 	Failed    = "failed"    // --restart: stopped after --max-restarts; see the last run's code
 	Waiting   = "waiting"   // --after: not started yet
 	Scheduled = "scheduled" // --in, --at: not started yet
+	Queued    = "queued"    // --slots: not started yet, waiting for a slot
 	// DependencyFailed: --after: a job waited for failed, so it never ran.
 	DependencyFailed = "dependency-failed"
 	// Lost is never written: it is what a reader makes of a record that
@@ -76,7 +77,13 @@ type Record struct {
 
 // Final reports whether the record holds the job's end.
 func (r *Record) Final() bool {
-	return r.State != Running && r.State != Backoff && r.State != Waiting && r.State != Scheduled
+	return r.State != Running && r.State != Backoff && !r.Pending()
+}
+
+// Pending reports whether the job waits to start: scheduled, waiting for
+// other jobs, or queued for a slot.
+func (r *Record) Pending() bool {
+	return r.State == Waiting || r.State == Scheduled || r.State == Queued
 }
 
 // Label is the job's name, or its id when it has none.

@@ -73,7 +73,7 @@ func (j *joiner) statusLine(t *target) {
 		runtime = rt.String()
 	}
 	state := t.state
-	if !t.done && state != job.Lost && state != job.Backoff && state != job.Waiting && state != job.Scheduled {
+	if !t.done && state != job.Lost && state != job.Backoff && state != job.Waiting && state != job.Scheduled && state != job.Queued {
 		state = job.Running
 	}
 	fmt.Fprintf(j.out, "%s\t%d\t%s\t%s\t%s\t%s", id, t.pid, t.name, state, t.code(), runtime)

@@ -53,7 +53,13 @@ type dependency struct {
 // held reports whether the job's records are written around its runs by
 // a supervisor of its own, which pjoin waits for.
 func (sp *spec) held() bool {
-	return sp.Policy.When != "" || len(sp.After) > 0 || !sp.StartAt.IsZero()
+	return sp.Policy.When != "" || sp.deferred()
+}
+
+// deferred reports whether the job may not start at once: it has a start
+// time, jobs to wait for or a slot to wait for.
+func (sp *spec) deferred() bool {
+	return len(sp.After) > 0 || !sp.StartAt.IsZero() || sp.Slots.Name != ""
 }
 
 // awaitDependencies waits for each dependency's end of the job of rec

@@ -49,6 +49,7 @@ type CLI struct {
 	After
 	Schedule
 	LogMax
+	Slots
 	Cmd []string `arg:"" passthrough:"partial" name:"command" help:"The command and its arguments (after --)."`
 }
 
@@ -211,6 +212,9 @@ func (c *CLI) plan() (*spec, error) {
 		return nil, err
 	}
 	if err := c.LogMax.plan(sp); err != nil {
+		return nil, err
+	}
+	if err := c.Slots.plan(sp); err != nil {
 		return nil, err
 	}
 	if c.Daemon {
@@ -376,7 +380,7 @@ func startSupervisor(sp *spec) ([]started, error) {
 	// syscall.ForkExec, not os.StartProcess, which first forks a probe
 	// child to test pidfd support: a fork saved on every pspawn.
 	_, err = syscall.ForkExec(self, []string{"pspawn"}, &syscall.ProcAttr{
-		Env:   append(os.Environ(), internalEnv+"="+modeSupervise, "GOGC=50"),
+		Env:   append(os.Environ(), internalEnv+"="+modeSupervise),
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Setpgid: !sp.Detach, Setsid: sp.Detach},
 	})
@@ -448,6 +452,7 @@ type spec struct {
 	After      []dependency
 	StartAt    time.Time // --in, --at
 	LogMax     int64     // --log-max, bytes
+	Slots      slotGroup // --slots
 }
 
 // jobSpec is one copy.

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/job"
-	"golang.org/x/sys/unix"
 )
 
 // Restart is the grammar of --restart and its companions, embedded in CLI.
@@ -227,10 +225,8 @@ func (s *supervisor) restart(prev *job.Record) {
 		s.final(prev)
 		return
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if s.sp.Nice != 0 {
-		unix.Setpriority(unix.PRIO_PROCESS, 0, s.sp.Nice)
+	if unlock, err := s.niceThread(); err == nil {
+		defer unlock()
 	}
 	j := jobSpec{ID: prev.ID, Name: prev.Name, Argv: prev.Cmd, Log: prev.Log, Run: prev.Runs + 1}
 	if _, err := s.startJob(j); err != nil {

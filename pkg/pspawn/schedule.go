@@ -1,6 +1,7 @@
 package pspawn
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -51,8 +52,9 @@ func parseAt(s string, now time.Time) (time.Time, error) {
 }
 
 // hold keeps a job that must not start yet: recorded as scheduled until
-// its --in/--at time, then as waiting for its --after jobs. It returns
-// false if the job is not to start (recorded as dependency-failed).
+// its --in/--at time, then as waiting for its --after jobs, then as
+// queued for a --slots slot. It returns false if the job is not to start
+// (recorded as dependency-failed, or as unknown if no slot can be had).
 func (s *supervisor) hold(j jobSpec) bool {
 	rec := &job.Record{ID: j.ID, Name: j.Name, Cmd: j.Argv, Log: j.Log, BootID: s.boot,
 		Supervisor: os.Getpid(), SupervisorStart: s.start, Started: time.Now(),
@@ -62,10 +64,21 @@ func (s *supervisor) hold(j jobSpec) bool {
 		s.write(rec)
 		time.Sleep(d)
 	}
-	if len(s.sp.After) == 0 {
+	if len(s.sp.After) > 0 {
+		rec.State = job.Waiting
+		s.write(rec)
+		if !s.awaitDependencies(rec) {
+			return false
+		}
+	}
+	if s.sp.Slots.Name == "" {
 		return true
 	}
-	rec.State = job.Waiting
-	s.write(rec)
-	return s.awaitDependencies(rec)
+	if err := s.takeSlot(rec); err != nil {
+		fmt.Fprintf(s.errw, "pspawn: job %s: %v\n", rec.ID, err)
+		rec.SetEnd(false, 0, 0, time.Now())
+		s.write(rec)
+		return false
+	}
+	return true
 }

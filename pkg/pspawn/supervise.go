@@ -42,6 +42,7 @@ type supervisor struct {
 	loop   *loop                    // --restart: the one job's loop, else nil
 	ready  map[string]chan error    // --ready-*: by job id, the answer of its first run
 	log    *rotLog                  // --log-max: the one job's log (one supervisor per job)
+	slot   *slot                    // --slots: the one job's slot, once taken
 	copied map[string]chan struct{} // by job id: closed once its run's output is copied
 
 	mu      sync.Mutex
@@ -71,13 +72,7 @@ func superviseMain() int {
 	// Inherited descriptors are not close-on-exec. Jobs get only 0, 1 and
 	// 2, as with Python's close_fds: above all not the report pipe (pspawn
 	// would wait for the job) or the caller's pidfd.
-	if ents, err := os.ReadDir("/dev/fd"); err == nil {
-		for _, e := range ents {
-			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-				syscall.CloseOnExec(fd)
-			}
-		}
-	}
+	closeOnExecAbove(2)
 	specFile, report := os.NewFile(3, "spec"), os.NewFile(4, "report")
 	var sp spec
 	if err := json.NewDecoder(specFile).Decode(&sp); err != nil {
@@ -94,13 +89,13 @@ func superviseMain() int {
 		return 1
 	}
 	s := newSupervisor(&sp, store, os.Stderr)
-	defer s.groups.Close()
+	defer s.close()
 	becomeSubreaper()
-	if len(sp.After) > 0 || !sp.StartAt.IsZero() {
+	if sp.deferred() {
 		// One job (startSupervisors): pspawn returns now, and the job
-		// starts, or not, at its time and once its dependencies have
-		// ended. Until then a TERM ends the supervisor, and the record is
-		// read as unknown.
+		// starts, or not, at its time, once its dependencies have ended
+		// and once it has a slot. Until then a TERM ends the supervisor,
+		// and the record is read as unknown.
 		j := sp.Jobs[0]
 		json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
 		report.Close()
@@ -145,6 +140,18 @@ func superviseMain() int {
 	}
 	s.reap()
 	return 0
+}
+
+// closeOnExecListed marks the descriptors above fd listed in /dev/fd
+// close-on-exec.
+func closeOnExecListed(fd int) {
+	if ents, err := os.ReadDir("/dev/fd"); err == nil {
+		for _, e := range ents {
+			if n, err := strconv.Atoi(e.Name()); err == nil && n > fd {
+				syscall.CloseOnExec(n)
+			}
+		}
+	}
 }
 
 // runForeground is --wait: pspawn supervises its jobs itself, with the
@@ -203,20 +210,16 @@ func runForeground(store *job.Store, sp *spec, stderr io.Writer) error {
 	return nil
 }
 
-// startAll starts every copy, records it as running and reports it. The
-// niceness is set on this locked thread only: Linux keeps it per thread,
-// and the children forked from the thread inherit it.
+// startAll starts every copy, records it as running and reports it.
 func (s *supervisor) startAll(report func(started)) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if s.sp.Nice != 0 {
-		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, s.sp.Nice); err != nil {
-			for _, j := range s.sp.Jobs {
-				report(started{ID: j.ID, Error: fmt.Sprintf("--nice %d: %v", s.sp.Nice, err), Status: cli.ExitFail})
-			}
-			return
+	unlock, err := s.niceThread()
+	if err != nil {
+		for _, j := range s.sp.Jobs {
+			report(started{ID: j.ID, Error: fmt.Sprintf("--nice %d: %v", s.sp.Nice, err), Status: cli.ExitFail})
 		}
+		return
 	}
+	defer unlock()
 	for _, j := range s.sp.Jobs {
 		rec, err := s.startJob(j)
 		if err != nil {
@@ -243,6 +246,22 @@ func (s *supervisor) startAll(report func(started)) {
 	if caught != 0 {
 		s.stopAll(caught)
 	}
+}
+
+// niceThread, for --nice, locks the goroutine to its thread and sets the
+// thread's niceness, which Linux keeps per thread and the children forked
+// from it inherit; the returned function unlocks it. Without --nice no
+// thread is locked: a lock makes the runtime keep a thread of its own.
+func (s *supervisor) niceThread() (unlock func(), err error) {
+	if s.sp.Nice == 0 {
+		return func() {}, nil
+	}
+	runtime.LockOSThread()
+	if err := unix.Setpriority(unix.PRIO_PROCESS, 0, s.sp.Nice); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	return runtime.UnlockOSThread, nil
 }
 
 // startJob starts one copy in its process group, registers the group and
@@ -303,6 +322,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	} else if s.sp.Foreground {
 		s.pgid = pgid
 	}
+	s.slotRun(pgid)
 	st, err := proc.ReadStat(pid)
 	if err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)

@@ -26,3 +26,6 @@ func otherChildren(except int) bool { return false }
 // callerPID is pspawn's parent: darwin offers no way to tell a subshell
 // from the shell that forked it.
 func callerPID() int { return os.Getppid() }
+
+// closeOnExecAbove marks every descriptor above fd close-on-exec.
+func closeOnExecAbove(fd int) { closeOnExecListed(fd) }

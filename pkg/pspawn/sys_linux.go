@@ -71,3 +71,11 @@ func forkOf(pid, parent int) bool {
 	paux, err2 := os.ReadFile("/proc/" + strconv.Itoa(parent) + "/auxv")
 	return err1 == nil && err2 == nil && len(aux) > 0 && bytes.Equal(aux, paux)
 }
+
+// closeOnExecAbove marks every descriptor above fd close-on-exec, in one
+// call where the kernel has close_range (5.11), else one by one.
+func closeOnExecAbove(fd int) {
+	if unix.CloseRange(uint(fd+1), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) != nil {
+		closeOnExecListed(fd)
+	}
+}
