@@ -98,7 +98,7 @@ func benchPjoin(b *Bench) error {
 	}
 	rows = []Row{{Name: "start -> job line read", Samples: start, Unit: "ms", Note: "pspawn -- sleep 1, measured in process"}}
 	for _, n := range []int{1, 100} {
-		total, private, err := supervisorRSS(n)
+		total, private, err := supervisorRSS(n, 3)
 		if err != nil {
 			return err
 		}
@@ -186,9 +186,10 @@ func startToPID(runs int) ([]float64, error) {
 }
 
 // supervisorRSS starts n sleeping jobs and returns the supervisor's
-// resident and private memory per job, in KiB, over three samples.
-func supervisorRSS(n int) (total, private []float64, err error) {
-	for range 3 {
+// resident and private memory per job, in KiB, over the given number of
+// samples.
+func supervisorRSS(n, samples int) (total, private []float64, err error) {
+	for range samples {
 		b, err := exec.Command("pspawn", "--json", "-n", strconv.Itoa(n), "--", "sleep", "3").Output()
 		if err != nil {
 			return nil, nil, fmt.Errorf("pspawn -n %d: %w", n, err)

@@ -14,7 +14,7 @@ import (
 
 var restartSuite = Suite{
 	Name:  "restart",
-	About: "pspawn --restart: restart latency (a run's end to the next start, --backoff 0) and the restarting supervisor's memory",
+	About: "pspawn --restart: restart latency (a run's end to the next start, --backoff 0); supervisor memory: a plain job's, a restarting job's, per job at -n 100",
 	Run:   benchRestart,
 }
 
@@ -39,22 +39,45 @@ func benchRestart(b *Bench) error {
 		shell = append(shell, float64(time.Since(t0).Microseconds())/1000/restartRuns)
 	}
 	b.Report(fmt.Sprintf("crash loop of %d runs of /bin/false, %d loops", restartRuns, b.Runs),
-		Row{Name: "restart latency", Samples: gaps, Unit: "ms", Note: "a run reaped -> the next forked (times from the runs file)"},
+		Row{Name: "restart latency", Samples: gaps, Unit: "ms", Note: "a run reaped -> the next forked (times from the runs file); target: median <= 5"},
 		Row{Name: "pspawn --restart always: time per run", Samples: period, Unit: "ms", Note: fmt.Sprintf("%.2fx the shell loop", Median(period)/Median(shell))},
 		Row{Name: "sh while loop: time per run (anchor)", Samples: shell, Unit: "ms", Note: "fork+exec+wait only, nothing recorded"})
-	var first, later []float64
+	_, single, err := supervisorRSS(1, b.Runs)
+	if err != nil {
+		return err
+	}
+	_, perJob, err := supervisorRSS(100, b.Runs)
+	if err != nil {
+		return err
+	}
+	rows := []Row{
+		{Name: "plain job (pspawn -- sleep)", Samples: single, Unit: "KiB", Note: "target <= 1024"},
+		{Name: "per job, pspawn -n 100 (one supervisor)", Samples: perJob, Unit: "KiB/job", Note: "target <= 32"},
+	}
+	byRun := make([][]float64, len(rssRuns))
 	for trial := 0; trial < b.Runs; trial++ {
-		f, l, err := restartRSS(dir, trial)
+		kb, err := restartRSS(dir, trial)
 		if err != nil {
 			return err
 		}
-		first, later = append(first, f), append(later, l)
+		for i := range kb {
+			byRun[i] = append(byRun[i], kb[i])
+		}
 	}
-	b.Report("restarting supervisor's RssAnon (private memory)",
-		Row{Name: "run 1", Samples: first, Unit: "KiB", Note: "a --restart job's supervisor with its first run"},
-		Row{Name: "run 300, after 299 crashes", Samples: later, Unit: "KiB", Note: "heap grown to the collector's goal; flat after (see TestRestartCrashLoop)"})
+	for i, run := range rssRuns {
+		note := "a --restart job's supervisor with its first run"
+		if i > 0 {
+			note = fmt.Sprintf("after %d crashes: the garbage of the runs until the 4 MB minimum heap goal", run-1)
+		}
+		rows = append(rows, Row{Name: fmt.Sprintf("restarting, run %d", run), Samples: byRun[i], Unit: "KiB", Note: note})
+	}
+	b.Report("supervisor RssAnon (private memory)", rows...)
 	return nil
 }
+
+// rssRuns are the runs of a crash loop at which restartRSS samples the
+// supervisor.
+var rssRuns = []int{1, 500, 1000}
 
 // crashLoop runs one crash loop in its own job directory and returns
 // the restart gaps (ms) and the mean time per run (ms).
@@ -94,18 +117,18 @@ func crashLoop(dir string, trial int) ([]float64, float64, error) {
 }
 
 // restartRSS returns the RssAnon (KiB) of a --restart job's supervisor
-// during run 1 and during run 300, the 299 before it having failed.
-func restartRSS(dir string, trial int) (first, later float64, err error) {
+// during each run of rssRuns, the runs between having failed at once.
+func restartRSS(dir string, trial int) ([]float64, error) {
 	pkit := filepath.Join(dir, fmt.Sprintf("rss%d", trial))
 	env := append(os.Environ(), "PKIT_DIR="+pkit)
 	count := filepath.Join(pkit, "count")
 	os.MkdirAll(pkit, 0o700)
-	script := fmt.Sprintf(`n=$(( $(cat %[1]s 2>/dev/null || echo 0) + 1 )); echo $n > %[1]s
-case $n in 1|300) exec sleep 30;; esac; exit 1`, count)
+	script := fmt.Sprintf(`n=0; read n < %[1]s; n=$((n + 1)); echo $n > %[1]s
+case $n in 1|500|1000) exec sleep 30;; esac; exit 1`, count)
 	spawn := exec.Command("pspawn", "--restart", "always", "--backoff", "0", "--", "sh", "-c", script)
 	spawn.Env = env
 	if out, err := spawn.CombinedOutput(); err != nil {
-		return 0, 0, fmt.Errorf("pspawn: %v: %s", err, out)
+		return nil, fmt.Errorf("pspawn: %v: %s", err, out)
 	}
 	defer func() {
 		stop := exec.Command("pjoin", "--terminate", "j1")
@@ -113,7 +136,7 @@ case $n in 1|300) exec sleep 30;; esac; exit 1`, count)
 		stop.Run()
 	}()
 	sample := func(run int) (float64, int, error) {
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(120 * time.Second)
 		for time.Now().Before(deadline) {
 			var rec struct{ PGID, Supervisor, Runs int }
 			b, err := os.ReadFile(filepath.Join(pkit, "jobs", "j1.json"))
@@ -123,15 +146,18 @@ case $n in 1|300) exec sleep 30;; esac; exit 1`, count)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		return 0, 0, fmt.Errorf("run %d not reached in 60 s", run)
+		return 0, 0, fmt.Errorf("run %d not reached in 120 s", run)
 	}
-	first, pgid, err := sample(1)
-	if err != nil {
-		return 0, 0, err
+	var kb []float64
+	for _, run := range rssRuns {
+		k, pgid, err := sample(run)
+		if err != nil {
+			return nil, err
+		}
+		kb = append(kb, k)
+		exec.Command("kill", "-KILL", "--", "-"+strconv.Itoa(pgid)).Run()
 	}
-	exec.Command("kill", "-KILL", "--", "-"+strconv.Itoa(pgid)).Run()
-	later, _, err = sample(300)
-	return first, later, err
+	return kb, nil
 }
 
 // statusKB reads a "kB" field of /proc/PID/status.
