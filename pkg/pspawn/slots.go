@@ -81,27 +81,55 @@ type slot struct {
 	me  shm.Owner
 }
 
+// freeSlot takes a slot at once for a job that waits for nothing else,
+// if one is free, and reports whether it did: the job then starts as any
+// other, its PID printed by pspawn.
+func (s *supervisor) freeSlot() bool {
+	if s.sp.Slots.Name == "" || len(s.sp.After) > 0 || !s.sp.StartAt.IsZero() {
+		return false
+	}
+	sl, err := s.openSlot()
+	if err != nil {
+		return false // said by takeSlot, which tries again
+	}
+	if ok, _ := sl.obj.SemTryAcquire(sl.me); !ok {
+		sl.obj.Close()
+		return false
+	}
+	s.slot = sl
+	return true
+}
+
 // takeSlot waits, with rec recorded as queued, until the job's group has a
 // free slot and takes it. While it waits the job holds nothing: a slot is
 // taken only by this compare-and-swap, in the name of this supervisor.
 func (s *supervisor) takeSlot(rec *job.Record) error {
-	obj, err := s.sp.Slots.open()
+	sl, err := s.openSlot()
 	if err != nil {
-		return err
-	}
-	me, err := shm.Self()
-	if err != nil {
-		obj.Close()
 		return err
 	}
 	rec.State = job.Queued
 	s.write(rec)
-	if _, err := obj.SemAcquire(context.Background(), me); err != nil {
-		obj.Close()
+	if _, err := sl.obj.SemAcquire(context.Background(), sl.me); err != nil {
+		sl.obj.Close()
 		return err
 	}
-	s.slot = &slot{obj: obj, me: me}
+	s.slot = sl
 	return nil
+}
+
+// openSlot maps the job's group, to take a slot in this process's name.
+func (s *supervisor) openSlot() (*slot, error) {
+	obj, err := s.sp.Slots.open()
+	if err != nil {
+		return nil, err
+	}
+	me, err := shm.Self()
+	if err != nil {
+		obj.Close()
+		return nil, err
+	}
+	return &slot{obj: obj, me: me}, nil
 }
 
 // slotRun records pgid, a run just started, as the group the slot waits

@@ -91,7 +91,7 @@ func superviseMain() int {
 	s := newSupervisor(&sp, store, os.Stderr)
 	defer s.close()
 	becomeSubreaper()
-	if sp.deferred() {
+	if sp.deferred() && !s.freeSlot() {
 		// One job (startSupervisors): pspawn returns now, and the job
 		// starts, or not, at its time, once its dependencies have ended
 		// and once it has a slot. Until then a TERM ends the supervisor,
