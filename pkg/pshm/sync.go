@@ -11,6 +11,7 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/lifetime"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -20,7 +21,7 @@ type lockCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
 	Acquire bool         `xor:"mode" help:"Take the lock for --owner and return, for scripts that hold it across commands."`
 	Release bool         `xor:"mode" help:"Release the lock held by --owner."`
-	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: pshm's parent, the calling shell). The lock is freed when it dies."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: the calling script, pshm's parent or the shell of a subshell). The lock is freed when it dies."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
 	NoWait  bool         `name:"nonblock" short:"n" help:"Try once: exit 1 at once if the lock is taken (flock -n)."`
 }
@@ -59,7 +60,7 @@ func (c *lockCmd) Run(env *cli.Env) error {
 	if c.Release {
 		pid := c.Owner
 		if pid == 0 {
-			pid = os.Getppid()
+			pid = proc.Caller()
 		}
 		if err := m.ReleaseBy(pid); err != nil {
 			return fmt.Errorf("release %s: %w", c.Name, err)
@@ -154,7 +155,7 @@ type semCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
 	Acquire bool         `xor:"mode" help:"Take a slot for --owner and return."`
 	Release bool         `xor:"mode" help:"Release a slot held by --owner."`
-	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: pshm's parent). Its slot is freed when it dies."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: the calling script, pshm's parent or the shell of a subshell). Its slot is freed when it dies."`
 	Posix   bool         `help:"Use the glibc named semaphore /dev/shm/sem.NAME (sem_open(\"/NAME\") in C, posix_ipc in Python)."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
 	NoWait  bool         `name:"nonblock" help:"Try once: exit 1 at once if no slot is free (flock -n; -n is --slots here)."`
@@ -187,7 +188,7 @@ func (c *semCmd) Run(env *cli.Env) error {
 	if c.Release {
 		pid := c.Owner
 		if pid == 0 {
-			pid = os.Getppid()
+			pid = proc.Caller()
 		}
 		return fail(obj.SemRelease(shm.Owner{PID: pid}, true))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/job"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/procwait"
 )
 
@@ -214,7 +215,7 @@ func (c *CLI) plan() (*spec, error) {
 		return nil, err
 	}
 	if c.Daemon {
-		sp.Caller = callerPID()
+		sp.Caller = proc.Caller()
 	}
 	return sp, nil
 }
