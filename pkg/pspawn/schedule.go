@@ -53,20 +53,32 @@ func parseAt(s string, now time.Time) (time.Time, error) {
 
 // hold keeps a job that must not start yet: recorded as scheduled until
 // its --in/--at time, then as waiting for its --after jobs, then as
-// queued for a --slots slot. It returns false if the job is not to start
-// (recorded as dependency-failed, or as unknown if no slot can be had).
-func (s *supervisor) hold(j jobSpec) bool {
+// queued for a --slots slot. The first of these states is recorded before
+// it calls reported, which lets pspawn return: pjoin finds the job at
+// once. It returns false if the job is not to start (recorded as
+// dependency-failed, or as unknown if no slot can be had).
+func (s *supervisor) hold(j jobSpec, reported func()) bool {
 	rec := &job.Record{ID: j.ID, Name: j.Name, Cmd: j.Argv, Log: j.Log, BootID: s.boot,
 		Supervisor: os.Getpid(), SupervisorStart: s.start, Started: time.Now(),
 		Restart: s.sp.Policy.When, Held: true}
-	if d := time.Until(s.sp.StartAt); !s.sp.StartAt.IsZero() {
+	switch {
+	case !s.sp.StartAt.IsZero():
 		rec.State = job.Scheduled
-		s.write(rec)
-		time.Sleep(d)
+	case len(s.sp.After) > 0:
+		rec.State = job.Waiting
+	default:
+		rec.State = job.Queued
+	}
+	s.write(rec)
+	reported()
+	if !s.sp.StartAt.IsZero() {
+		time.Sleep(time.Until(s.sp.StartAt))
 	}
 	if len(s.sp.After) > 0 {
-		rec.State = job.Waiting
-		s.write(rec)
+		if rec.State != job.Waiting {
+			rec.State = job.Waiting
+			s.write(rec)
+		}
 		if !s.awaitDependencies(rec) {
 			return false
 		}

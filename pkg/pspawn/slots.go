@@ -108,8 +108,10 @@ func (s *supervisor) takeSlot(rec *job.Record) error {
 	if err != nil {
 		return err
 	}
-	rec.State = job.Queued
-	s.write(rec)
+	if rec.State != job.Queued {
+		rec.State = job.Queued
+		s.write(rec)
+	}
 	if _, err := sl.obj.SemAcquire(context.Background(), sl.me); err != nil {
 		sl.obj.Close()
 		return err

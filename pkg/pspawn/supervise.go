@@ -97,9 +97,10 @@ func superviseMain() int {
 		// and once it has a slot. Until then a TERM ends the supervisor,
 		// and the record is read as unknown.
 		j := sp.Jobs[0]
-		json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
-		report.Close()
-		if !s.hold(j) {
+		if !s.hold(j, func() {
+			json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
+			report.Close()
+		}) {
 			return 1
 		}
 		report = nil
