@@ -237,11 +237,7 @@ func (s *Store) NewID() (string, error) {
 
 // Write stores r, replacing its previous version atomically.
 func (s *Store) Write(r *Record) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(s.path(r.ID), append(b, '\n')); err != nil {
+	if err := writeAtomic(s.path(r.ID), append(r.appendJSON(nil), '\n')); err != nil {
 		return fmt.Errorf("write job %s: %w", r.ID, err)
 	}
 	return nil
