@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -389,15 +390,16 @@ func startSupervisor(sp *spec) ([]started, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
-	if err := json.NewEncoder(specW).Encode(sp); err != nil {
+	if err := writeWire(specW, sp); err != nil {
 		return nil, fmt.Errorf("send spec to supervisor: %w", err)
 	}
 	specW.Close()
 	var out []started
-	sc := bufio.NewScanner(repR)
-	for sc.Scan() {
+	for rep := bufio.NewReader(repR); ; {
 		var s started
-		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+		if err := readWire(rep, &s); err == io.EOF {
+			break
+		} else if err != nil {
 			return nil, fmt.Errorf("supervisor report: %w", err)
 		}
 		out = append(out, s)

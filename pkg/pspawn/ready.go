@@ -2,7 +2,6 @@ package pspawn
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,7 +168,6 @@ func suffixNL(b []byte) []byte {
 // --ready-timeout, is reported as failed (124 for the timeout; the job's
 // group is stopped and its loop ended).
 func (s *supervisor) startReady(report *os.File) {
-	enc := json.NewEncoder(report)
 	s.ready = map[string]chan error{}
 	for _, j := range s.sp.Jobs {
 		s.ready[j.ID] = make(chan error, 2)
@@ -177,7 +175,7 @@ func (s *supervisor) startReady(report *os.File) {
 	var ok []started
 	s.startAll(func(st started) {
 		if st.Error != "" {
-			enc.Encode(st)
+			writeWire(report, &st)
 		} else {
 			ok = append(ok, st)
 		}
@@ -196,12 +194,12 @@ func (s *supervisor) startReady(report *os.File) {
 			select {
 			case err := <-ch:
 				if err == nil {
-					enc.Encode(st)
+					writeWire(report, &st)
 					continue
 				}
-				enc.Encode(started{ID: st.ID, Name: st.Name, Error: fmt.Sprintf("job %s not ready: %v", st.ID, err), Status: cli.ExitFail})
+				writeWire(report, &started{ID: st.ID, Name: st.Name, Error: fmt.Sprintf("job %s not ready: %v", st.ID, err), Status: cli.ExitFail})
 			case <-deadline.C:
-				enc.Encode(started{ID: st.ID, Name: st.Name, Error: fmt.Sprintf("job %s not ready after %s", st.ID, s.sp.Ready.Timeout), Status: cli.ExitTimeout})
+				writeWire(report, &started{ID: st.ID, Name: st.Name, Error: fmt.Sprintf("job %s not ready after %s", st.ID, s.sp.Ready.Timeout), Status: cli.ExitTimeout})
 				deadline.Reset(0)
 			}
 			s.stopLoop()

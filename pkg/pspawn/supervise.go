@@ -1,6 +1,7 @@
 package pspawn
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,8 +76,8 @@ func superviseMain() int {
 	closeOnExecAbove(2)
 	specFile, report := os.NewFile(3, "spec"), os.NewFile(4, "report")
 	var sp spec
-	if err := json.NewDecoder(specFile).Decode(&sp); err != nil {
-		fmt.Fprintf(report, "{\"error\":\"supervisor: bad spec: %v\",\"status\":1}\n", err)
+	if err := readWire(bufio.NewReaderSize(specFile, 512), &sp); err != nil {
+		writeWire(report, &started{Error: fmt.Sprintf("supervisor: bad spec: %v", err), Status: cli.ExitFail})
 		return 1
 	}
 	specFile.Close()
@@ -85,7 +86,7 @@ func superviseMain() int {
 	}
 	store, err := job.Open()
 	if err != nil {
-		json.NewEncoder(report).Encode(started{Error: err.Error(), Status: cli.ExitFail})
+		writeWire(report, &started{Error: err.Error(), Status: cli.ExitFail})
 		return 1
 	}
 	s := newSupervisor(&sp, store, os.Stderr)
@@ -98,7 +99,7 @@ func superviseMain() int {
 		// and the record is read as unknown.
 		j := sp.Jobs[0]
 		if !s.hold(j, func() {
-			json.NewEncoder(report).Encode(started{ID: j.ID, Name: j.Name, Log: j.Log})
+			writeWire(report, &started{ID: j.ID, Name: j.Name, Log: j.Log})
 			report.Close()
 		}) {
 			return 1
@@ -116,8 +117,7 @@ func superviseMain() int {
 	case sp.Ready.on():
 		s.startReady(report)
 	default:
-		enc := json.NewEncoder(report)
-		s.startAll(func(st started) { enc.Encode(st) })
+		s.startAll(func(st started) { writeWire(report, &st) })
 		report.Close()
 	}
 	if len(s.running) == 0 {
