@@ -87,16 +87,20 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 var errLength = errors.New("pspawn: bad length")
 
 func getValue(r *bufio.Reader, v reflect.Value) error {
+	// What is allocated grows with what is read, not with a length
+	// announced, so that bytes cut short fail without a large allocation.
 	getBytes := func() ([]byte, error) {
 		n, err := binary.ReadVarint(r)
 		if err != nil {
 			return nil, err
 		}
-		if n < 0 || n > 1<<24 {
+		if n < 0 || n > 1<<30 {
 			return nil, errLength
 		}
-		b := make([]byte, n)
-		_, err = io.ReadFull(r, b)
+		b, err := io.ReadAll(io.LimitReader(r, n))
+		if err == nil && int64(len(b)) < n {
+			err = io.ErrUnexpectedEOF
+		}
 		return b, err
 	}
 	switch {
@@ -118,11 +122,12 @@ func getValue(r *bufio.Reader, v reflect.Value) error {
 		if err != nil || n == 0 {
 			return err
 		}
-		if n < 0 || n > 1<<24 {
+		if n < 0 || n > 1<<30 {
 			return errLength
 		}
-		v.Set(reflect.MakeSlice(v.Type(), int(n), int(n)))
+		zero := reflect.Zero(v.Type().Elem())
 		for i := range int(n) {
+			v.Set(reflect.Append(v, zero))
 			if err := getValue(r, v.Index(i)); err != nil {
 				return err
 			}

@@ -82,3 +82,19 @@ func TestSpecWire(t *testing.T) {
 		t.Errorf("reports: got %+v, want %+v", got, sts)
 	}
 }
+
+// FuzzReadWire: any bytes read as a spec give a spec or an error, never
+// a panic.
+func FuzzReadWire(f *testing.F) {
+	var sp spec
+	n := 0
+	fill(reflect.ValueOf(&sp).Elem(), &n)
+	var buf bytes.Buffer
+	writeWire(&buf, &sp)
+	f.Add(buf.Bytes())
+	f.Add([]byte{0x7f, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var out spec
+		readWire(bufio.NewReader(bytes.NewReader(b)), &out)
+	})
+}
