@@ -87,8 +87,9 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 var errLength = errors.New("pspawn: bad length")
 
 func getValue(r *bufio.Reader, v reflect.Value) error {
-	// What is allocated grows with what is read, not with a length
-	// announced, so that bytes cut short fail without a large allocation.
+	// Beyond 64 KiB what is allocated grows with what is read, not with a
+	// length announced, so that bytes cut short fail without a large
+	// allocation.
 	getBytes := func() ([]byte, error) {
 		n, err := binary.ReadVarint(r)
 		if err != nil {
@@ -96,6 +97,11 @@ func getValue(r *bufio.Reader, v reflect.Value) error {
 		}
 		if n < 0 || n > 1<<30 {
 			return nil, errLength
+		}
+		if n <= 1<<16 {
+			b := make([]byte, n)
+			_, err = io.ReadFull(r, b)
+			return b, err
 		}
 		b, err := io.ReadAll(io.LimitReader(r, n))
 		if err == nil && int64(len(b)) < n {
