@@ -47,9 +47,11 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		return cli.Usagef("--owner applies to --acquire and --release")
 	}
 	var sigs chan os.Signal
+	var groups *lifetime.Groups
 	ready := func() {}
 	if len(argv) > 0 {
-		sigs, ready = subscribe()
+		sigs, groups, ready = subscribe(c.Grace.D())
+		defer groups.Close()
 	}
 	obj, err := lockObject(c.Name)
 	if err != nil {
@@ -74,7 +76,7 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		wait:    m.Lock,
 		group:   m.SetGroup,
 		release: m.Unlock,
-	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, argv, sigs, groups)
 }
 
 // holder is what a lock and a semaphore share: a slot taken by an owner,
@@ -91,9 +93,10 @@ type holder struct {
 
 // hold takes h, then returns if acquire (the slot stays with --owner) or runs
 // argv holding it and gives it back once the command's process group is
-// gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs are
-// the signals caught for the command (subscribe), nil with acquire.
-func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout, grace cli.Duration, argv []string, sigs <-chan os.Signal) error {
+// gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs and
+// groups are the signals caught for the command and its lifetime
+// (subscribe), nil with acquire.
+func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout cli.Duration, argv []string, sigs <-chan os.Signal, groups *lifetime.Groups) error {
 	if nowait && timeout != 0 {
 		return cli.Usagef("--nonblock tries once; it takes no --timeout")
 	}
@@ -129,7 +132,7 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout,
 	if acquire {
 		return nil
 	}
-	pgid, runErr := runCommand(env, argv, sigs, grace.D(), func(pgid int) error {
+	pgid, runErr := runCommand(env, argv, sigs, groups, func(pgid int) error {
 		g, err := shm.GroupOf(pgid)
 		if err == nil {
 			err = h.group(me, g)
@@ -176,9 +179,11 @@ func (c *semCmd) Run(env *cli.Env) error {
 		return cli.Usagef("invalid -n %d", c.Slots)
 	}
 	var sigs chan os.Signal
+	var groups *lifetime.Groups
 	ready := func() {}
 	if len(argv) > 0 {
-		sigs, ready = subscribe()
+		sigs, groups, ready = subscribe(c.Grace.D())
+		defer groups.Close()
 	}
 	obj, err := openSized(c.Name, shm.KindSem, c.Slots, 1)
 	if err != nil {
@@ -200,7 +205,7 @@ func (c *semCmd) Run(env *cli.Env) error {
 		wait:    obj.SemAcquire,
 		group:   obj.SemSetGroup,
 		release: func(me shm.Owner) error { return obj.SemRelease(me, false) },
-	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, argv, sigs, groups)
 }
 
 // posixTimeout takes -t/--timeout from after the action (kong passes
