@@ -107,7 +107,7 @@ func Connect(url string, auth queue.Auth, client, env string) (*nats.Conn, error
 	return nc, nil
 }
 
-// Open is Dial as a qconn.Dialer: how ppool and pqueue-nats reach --url.
+// Open is Dial as a location.Dialer: how ppool and pqueue-nats reach --url.
 func Open(url string, auth queue.Auth) (queue.Backend, error) {
 	b, err := Dial(url, auth)
 	if err != nil {

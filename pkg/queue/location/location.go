@@ -1,4 +1,4 @@
-// Package qconn holds the command-line options that say where queues live:
+// Package location holds the command-line options that say where queues live:
 // a local directory (pkg/queue/local, the default) or a NATS JetStream
 // server such as pqueued (pkg/queue/natsq) and the credentials for it
 // (pkg/natsauth, shared with pshm).
@@ -8,7 +8,7 @@
 // The server's client is not imported here but passed in (a Dialer), so
 // that a binary for local queues need not link it: a local pqueue call
 // takes a third less time without it.
-package qconn
+package location
 
 import (
 	"errors"
