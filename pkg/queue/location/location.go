@@ -6,8 +6,8 @@
 // --token, ... and read the same environment variables.
 //
 // The server's client is not imported here but passed in (a Dialer), so
-// that a binary for local queues need not link it: a local pqueue call
-// takes a third less time without it.
+// that pqueue, run once per item, need not link it (the rule is in
+// docs/conventions.md).
 package location
 
 import (
