@@ -4,35 +4,69 @@
 package cmd_test
 
 import (
-	"maps"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/pkit-sh/pkit/pkg/reexec"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestMain: the test binary is every pkit binary and every test program
-// too, by the name it is started under (see toolBin).
+// TestMain builds the pkit binaries once, with the race detector when the
+// tests have it, into a directory that also links the test programs
+// (scriptPrograms) to this test binary, and runs the tests with it; run
+// under a test program's name, the binary is that program. Real binaries
+// make the end-to-end run faster than starting this test binary, which
+// links every tool, for every command a script runs.
 func TestMain(m *testing.M) {
-	reexec.Main(m, programs())
-}
-
-// programs are the tools and the test programs by name.
-func programs() map[string]func(args []string) int {
-	all := scriptPrograms()
-	for _, t := range tools {
-		all[t.name] = t.main
+	reexec.Role(scriptPrograms())
+	dir, err := os.MkdirTemp("", "pkit-bin-")
+	if err == nil {
+		err = buildTools(dir)
 	}
-	return all
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cmd_test:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
-// toolBin is a new directory holding every program of programs, for PATH.
-func toolBin(t *testing.T) string {
-	return reexec.Bin(t, slices.Collect(maps.Keys(programs()))...)
+// binDir is the directory TestMain made: see toolBin.
+var binDir string
+
+// buildTools builds every binary of tools into dir and links the test
+// programs there to the test binary.
+func buildTools(dir string) error {
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	for _, t := range tools {
+		args = append(args, "./"+t.name)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for name := range scriptPrograms() {
+		if err := os.Symlink(self, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// toolBin is the directory of the pkit binaries and the test programs,
+// for PATH. Tests must not change it.
+func toolBin(*testing.T) string { return binDir }
 
 // TestScript runs testdata/script/*.txtar. Run one tool's scripts with
 // go test ./cmd -run 'TestScript/ptree_'.

@@ -15,15 +15,21 @@ import (
 	"testing"
 )
 
-// Main is a TestMain for a package whose tests re-run their binary: when
-// the binary was started under the name of one of roles, it runs that
-// role with the arguments after the name and exits with its status;
-// otherwise it runs the tests.
+// Main is a TestMain for a package whose tests re-run their binary: it
+// runs the role the binary was started as (Role), else the tests.
 func Main(m *testing.M, roles map[string]func(args []string) int) {
+	Role(roles)
+	os.Exit(m.Run())
+}
+
+// Role runs the role of roles that the binary was started as, by its
+// program name, with the arguments after the name, and exits with its
+// status. It returns when the name is none of them: the binary was
+// started to run the tests. For a TestMain with more to do than Main.
+func Role(roles map[string]func(args []string) int) {
 	if run, ok := roles[filepath.Base(os.Args[0])]; ok {
 		os.Exit(run(os.Args[1:]))
 	}
-	os.Exit(m.Run())
 }
 
 // Command returns a command that runs the test binary as role with args.
