@@ -15,6 +15,7 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"waitfile": cmdWaitfile,
 		"pidgone":  cmdPidgone,
+		"until":    cmdUntil,
 	}
 }
 
@@ -39,17 +40,11 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 		limit = d
 	}
 	path := ts.MkAbs(args[0])
-	deadline := time.Now().Add(limit)
-	for {
+	if !poll(limit, func() bool {
 		fi, err := os.Stat(path)
-		ok := err == nil && fi.Size() > 0
-		if ok != neg {
-			return
-		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("waitfile %s: gave up after %v", filepath.Base(path), limit)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return (err == nil && fi.Size() > 0) != neg
+	}) {
+		ts.Fatalf("waitfile %s: gave up after %v", filepath.Base(path), limit)
 	}
 }
 
@@ -88,15 +83,44 @@ func cmdPidgone(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return
 	}
+	if !poll(limit, func() bool { return len(present()) == 0 }) {
+		ts.Fatalf("pidgone: still present after %v: %v", limit, present())
+	}
+}
+
+// until [-t DURATION] PROGRAM [ARGS...]: run the program (as exec would)
+// again and again until it succeeds, with ! until it fails; its last
+// stdout and stderr are the script's, for stdout, stderr and cmp. Fails
+// after DURATION (default 10s). This is how a script waits for a state it
+// can observe, instead of sleeping.
+func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
+	limit := 10 * time.Second
+	if len(args) > 2 && args[0] == "-t" {
+		d, err := cli.ParseDuration(args[1])
+		ts.Check(err)
+		limit, args = d, args[2:]
+	}
+	if len(args) == 0 {
+		ts.Fatalf("usage: until [-t DURATION] PROGRAM [ARGS...]")
+	}
+	var err error
+	if !poll(limit, func() bool {
+		err = ts.Exec(args[0], args[1:]...)
+		return (err == nil) != neg
+	}) {
+		ts.Fatalf("until %s: gave up after %v (last: %v)", args[0], limit, err)
+	}
+}
+
+// poll calls cond every 10 ms until it returns true, and reports whether
+// it did within limit.
+func poll(limit time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
-	for {
-		alive := present()
-		if len(alive) == 0 {
-			return
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			ts.Fatalf("pidgone: still present after %v: %v", limit, alive)
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }

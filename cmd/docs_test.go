@@ -139,7 +139,7 @@ func TestCompletions(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "complete_"+tl.name+".txtar"), script.String())
 	}
 	if len(tools) > 0 {
-		testscript.Run(t, scriptParams(dir))
+		testscript.Run(t, scriptParams(t, dir))
 	}
 }
 
@@ -166,7 +166,7 @@ func TestFishCompletions(t *testing.T) {
 	fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"pqueue \"'\nstdout '^put$'\n! stdout somedir\n", file)
 	fmt.Fprintf(&script, "exec timeout 30 fish --no-config -c 'source %s; complete -C \"pqueue --dir som\"'\nstdout '^somedir/$'\n", file)
 	writeFile(t, filepath.Join(dir, "fish_completions.txtar"), script.String())
-	testscript.Run(t, scriptParams(dir))
+	testscript.Run(t, scriptParams(t, dir))
 }
 
 // TestShellCompletions types TOOL --hel<TAB><RET> into interactive bash
@@ -204,7 +204,7 @@ func TestShellCompletions(t *testing.T) {
 		script.WriteString("! stderr 'unknown flag'\n")
 		writeFile(t, filepath.Join(dir, name+"_completions.txtar"), script.String()+"-- input --\n"+input.String())
 	}
-	testscript.Run(t, scriptParams(dir))
+	testscript.Run(t, scriptParams(t, dir))
 }
 
 // TestExamples runs every ```sh block of README.md and every literal block
@@ -231,7 +231,7 @@ func TestExamples(t *testing.T) {
 		}
 		writeFile(t, filepath.Join(dir, ex.name+".txtar"), body)
 	}
-	testscript.Run(t, scriptParams(dir))
+	testscript.Run(t, scriptParams(t, dir))
 }
 
 func readmeExamples(t *testing.T) []example {

@@ -60,22 +60,6 @@ func trialSeed(t *testing.T) uint64 {
 	return seed
 }
 
-// toolBin is a directory holding every tool as a symlink to this test
-// binary (TestMain dispatches on the name), for PATH.
-func toolBin(t *testing.T) string {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, tl := range tools {
-		if err := os.Symlink(self, filepath.Join(dir, tl.name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // runLifeTrials runs trialCount trials of tr, each in a directory of its
 // own with a private PKIT_DIR.
 func runLifeTrials(t *testing.T, tr lifeTrial) {

@@ -5,14 +5,12 @@ import (
 	"github.com/pkit-sh/pkit/pkg/complete"
 	"github.com/pkit-sh/pkit/pkg/pqueue"
 	"github.com/pkit-sh/pkit/pkg/pshm"
-	"github.com/pkit-sh/pkit/pkg/queue/natsq"
-	"github.com/pkit-sh/pkit/pkg/sharedstate/natsstate"
 )
 
-// tool is one pkit binary as the tests see it.
+// tool is one pkit binary as the tests see it: its name (and
+// cmd/<name>) and its grammar.
 type tool struct {
 	name    string
-	main    func(args []string) int
 	command func() *cli.Command
 }
 
@@ -21,12 +19,12 @@ type tool struct {
 var tools = func() []tool {
 	var all []tool
 	for _, t := range complete.Tools() {
-		all = append(all, tool{t.Command().Name, t.Main, t.Command})
+		all = append(all, tool{t.Command().Name, t.Command})
 	}
 	return append(all,
-		tool{"pqueue-nats", func(args []string) int { return pqueue.Main(args, natsq.Open) }, pqueue.Command},
-		tool{"pshm-nats", func(args []string) int { return pshm.RemoteMain(args, natsstate.Open) }, pshm.RemoteCommand},
-		tool{"pkit-complete", complete.Main, complete.Command})
+		tool{"pqueue-nats", pqueue.Command},
+		tool{"pshm-nats", pshm.RemoteCommand},
+		tool{"pkit-complete", complete.Command})
 }()
 
 // helpers are the binaries that users never type: a tool runs pqueue-nats

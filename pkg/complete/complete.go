@@ -33,24 +33,23 @@ type CLI struct {
 	tools map[string]*cli.Command
 }
 
-// Tool is a pkit tool users type: its Main and its grammar.
+// Tool is a pkit tool users type: its grammar.
 type Tool struct {
-	Main    func(args []string) int
 	Command func() *cli.Command
 }
 
 // Tools is the one list of the tools users type: pkit-complete completes
-// them, and cmd's tests run them and check their pages, completion files
-// and import sets. A new tool adds its line here.
+// them, and cmd's tests build and run them (cmd/<name>) and check their
+// pages, completion files and import sets. A new tool adds its line here.
 func Tools() []Tool {
 	return []Tool{
-		{pjoin.Main, pjoin.Command},
-		{ppool.Main, ppool.Command},
-		{func(args []string) int { return pqueue.Main(args, nil) }, pqueue.Command},
-		{pqueued.Main, pqueued.Command},
-		{pshm.Main, pshm.Command},
-		{pspawn.Main, pspawn.Command},
-		{ptree.Main, ptree.Command},
+		{pjoin.Command},
+		{ppool.Command},
+		{pqueue.Command},
+		{pqueued.Command},
+		{pshm.Command},
+		{pspawn.Command},
+		{ptree.Command},
 	}
 }
 

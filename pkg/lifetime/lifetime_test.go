@@ -9,22 +9,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkit-sh/pkit/pkg/reexec"
 )
 
-// toolEnv makes the test binary act as a tool that starts the command in
-// its value as a job, prints the job's group and then waits to be killed.
-const toolEnv = "LIFETIME_TEST_TOOL"
-
 func TestMain(m *testing.M) {
-	if script, ok := os.LookupEnv(toolEnv); ok {
-		os.Exit(fakeTool(script))
-	}
-	os.Exit(m.Run())
+	reexec.Main(m, map[string]func([]string) int{"tool": fakeTool})
 }
 
-func fakeTool(script string) int {
+// fakeTool acts as a tool that starts the script in args[0] as a job,
+// prints the job's group and its watchdog's PID and then waits to be
+// killed.
+func fakeTool(args []string) int {
 	g := New(300 * time.Millisecond)
-	cmd := exec.Command("sh", "-c", script)
+	cmd := exec.Command("sh", "-c", args[0])
 	cmd.SysProcAttr = Attr()
 	if err := cmd.Start(); err != nil {
 		return 1
@@ -40,9 +38,7 @@ func fakeTool(script string) int {
 // watchdog's PID.
 func startTool(t *testing.T, script string) (tool *exec.Cmd, pgid, watchdog int) {
 	t.Helper()
-	tool = exec.Command(os.Args[0])
-	// Race-built binaries otherwise sleep 1 s at exit.
-	tool.Env = append(os.Environ(), toolEnv+"="+script, "GORACE=atexit_sleep_ms=0")
+	tool = reexec.Command("tool", script)
 	out, err := tool.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // client proves who it is to a NATS server (--token, --user/--password,
 // --creds) and checks the server's identity (--tls-ca, --tls-cert,
 // --tls-key). pqueue and ppool embed them under PQUEUE_ environment
-// variables (through pkg/queue/qconn), pshm under PSHM_.
+// variables (through pkg/queue/location), pshm under PSHM_.
 package natsauth
 
 import (

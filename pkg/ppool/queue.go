@@ -15,14 +15,14 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/queue/location"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
-	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
 // QueueFlags are ppool's pqueue integration, embedded in CLI: --queue
 // takes the items from a queue (an input source, peer of stdin and :::),
 // --results puts a record of every job to one. The queues are local or on
-// a NATS server, chosen by the same flags as pqueue's (qconn.Flags).
+// a NATS server, chosen by the same flags as pqueue's (location.Flags).
 type QueueFlags struct {
 	Queue   string `name:"queue" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Take the items from the pqueue queue NAME, each under a lease held while its job runs: done when the job succeeds, given back (nack) when it fails. Ends when the queue is empty (see --follow) (default: none, items come from ::: or stdin)." completion-predictor:"queues"`
 	Results string `name:"results" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Put one JSON record per job (item, exit, signal, host, stdout, stderr, runtime, ...) to the pqueue queue NAME (default: none)." completion-predictor:"queues"`
@@ -31,7 +31,7 @@ type QueueFlags struct {
 	// default is a back-off, not a fixed delay.
 	NackDelay cli.Duration `name:"nack-delay" placeholder:"DUR" group:"Queues (--queue NAME, --results NAME)" help:"With --queue: deliver a failed item again after DUR (default: 1s after its first failure, doubling with each delivery up to 5m)."`
 
-	qconn.Flags
+	location.Flags
 }
 
 // ackTimeout bounds one acknowledgement or lease renewal on a server that

@@ -1,10 +1,7 @@
 package pqueue
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
@@ -26,28 +23,9 @@ func (g *Globals) handOff(args []string) error {
 	if g.dial != nil || !g.Remote() {
 		return nil
 	}
-	path, err := companionPath()
+	path, err := cli.CompanionPath(companion)
 	if err == nil {
 		err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
 	}
 	return cli.Usagef("--url needs %s, installed with pqueue: %v", companion, err)
-}
-
-// companionPath finds the companion next to this executable (where pkit
-// installs it, and where go build -o DIR/ ./cmd/... puts it), else on
-// $PATH.
-func companionPath() (string, error) {
-	where := "on $PATH"
-	if exe, err := os.Executable(); err == nil {
-		dir := filepath.Dir(exe)
-		if path, err := exec.LookPath(filepath.Join(dir, companion)); err == nil {
-			return path, nil
-		}
-		where = "in " + dir + " nor on $PATH"
-	}
-	path, err := exec.LookPath(companion)
-	if err != nil {
-		return "", fmt.Errorf("not found %s", where)
-	}
-	return path, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/queue"
-	"github.com/pkit-sh/pkit/pkg/queue/qconn"
+	"github.com/pkit-sh/pkit/pkg/queue/location"
 )
 
 // CLI is pqueue's command line.
@@ -41,9 +41,9 @@ type CLI struct {
 // (a local directory, or a NATS server with --url and its credentials;
 // ppool takes the same flags).
 type Globals struct {
-	qconn.Flags
+	location.Flags
 
-	dial qconn.Dialer // see Main
+	dial location.Dialer // see Main
 }
 
 // AfterApply makes the global flags available to every subcommand's Run.
@@ -59,7 +59,7 @@ func (c *CLI) AfterApply(kctx *kong.Context) error {
 // Command returns pqueue's description for the shared CLI plumbing.
 func Command() *cli.Command { return command(nil) }
 
-func command(dial qconn.Dialer) *cli.Command {
+func command(dial location.Dialer) *cli.Command {
 	return &cli.Command{Name: toolName(dial), Help: "Named, crash-safe, acknowledged queues for scripts: put, get, done, join.",
 		Grammar: &CLI{Globals: Globals{dial: dial}}}
 }
@@ -69,13 +69,13 @@ func command(dial qconn.Dialer) *cli.Command {
 // passes nil: it leaves out the NATS client, whose start-up made every
 // local call half again slower, and hands the calls with --url to
 // pqueue-nats (handOff).
-func Main(args []string, dial qconn.Dialer) int {
+func Main(args []string, dial location.Dialer) int {
 	return cli.Run(command(dial), args)
 }
 
 // toolName is the name the binary gives itself in its messages and
 // --version: pqueue-nats says it is the one that answered.
-func toolName(dial qconn.Dialer) string {
+func toolName(dial location.Dialer) string {
 	if dial != nil {
 		return companion
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
-	"github.com/pkit-sh/pkit/pkg/queue/qconn"
+	"github.com/pkit-sh/pkit/pkg/queue/location"
 )
 
 func drain(t *testing.T, q queue.Queue) []string {
@@ -125,7 +125,7 @@ func TestOnLeasesOverlap(t *testing.T) {
 	}
 	ret := make(chan error, 1)
 	go func() {
-		ret <- onLeases(&Globals{Flags: qconn.Flags{Dir: dir}}, &cli.Env{Name: "pqueue", Stdin: r}, "q", nil, op)
+		ret <- onLeases(&Globals{Flags: location.Flags{Dir: dir}}, &cli.Env{Name: "pqueue", Stdin: r}, "q", nil, op)
 	}()
 	wait := func(want string) call {
 		t.Helper()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,7 +127,9 @@ type storeCmd interface {
 
 // remoteCmd is the --url side of a command whose local side still works
 // on pkg/shm directly (its Run method), for what Store does not express:
-// the local lock and sem record their command's process group.
+// the local lock and sem record their command's process group and take
+// --grace, --nonblock and --posix; the local ls and dump show sizes, modes,
+// owners and holders' PIDs that a server's objects do not have.
 type remoteCmd interface {
 	remote(env *cli.Env, s sharedstate.Store, r *Server) error
 }
@@ -268,124 +269,6 @@ func runLeased(env *cli.Env, lease sharedstate.Lease, what string, ttl time.Dura
 			return exitStatus(err)
 		}
 	}
-}
-
-func (c *eventCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	if err := cli.ValidName("object", c.Name); err != nil {
-		return err
-	}
-	ctx, cancel := opContext()
-	defer cancel()
-	switch c.Action {
-	case "set", "clear":
-		return fail(s.SetEvent(ctx, c.Name, c.Action == "set"))
-	case "is-set":
-		ob, err := s.Stat(ctx, c.Name)
-		switch {
-		case errors.Is(err, shm.ErrNotExist):
-			return errNo
-		case err != nil:
-			return fail(err)
-		case ob.Spec.Kind != shm.KindEvent:
-			return cli.Usagef("%s is a %s, not an event", c.Name, ob.Spec.Kind)
-		case !ob.IsSet:
-			return errNo
-		}
-		return nil
-	}
-	wctx, done := waitContext(c.Timeout)
-	return done(s.WaitEvent(wctx, c.Name))
-}
-
-func (c *barrierCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	if err := cli.ValidName("object", c.Name); err != nil {
-		return err
-	}
-	parties := c.Parties
-	if parties == 0 {
-		ctx, cancel := opContext()
-		ob, err := s.Stat(ctx, c.Name)
-		cancel()
-		if errors.Is(err, shm.ErrNotExist) {
-			return cli.Usagef("barrier %s does not exist; give -n N to create it", c.Name)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		parties = ob.Spec.Len
-	}
-	ctx, done := waitContext(c.Timeout)
-	return done(s.Barrier(ctx, c.Name, parties))
-}
-
-func (c *dictCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	if err := cli.ValidName("object", c.Name); err != nil {
-		return err
-	}
-	nargs := map[string]int{"set": 2, "get": 1, "del": 1}[c.Action]
-	if len(c.Args) != nargs {
-		return cli.Usagef("dict %s takes %d argument(s), got %d", c.Action, nargs, len(c.Args))
-	}
-	ctx, cancel := opContext()
-	defer cancel()
-	switch c.Action {
-	case "set":
-		return fail(s.DictSet(ctx, c.Name, c.Args[0], c.Args[1]))
-	case "get":
-		v, err := s.DictGet(ctx, c.Name, c.Args[0])
-		switch {
-		case errors.Is(err, shm.ErrNoKey):
-			return errNo
-		case err != nil:
-			return fail(err)
-		case c.JSON:
-			return jsonLine(env.Stdout, map[string]string{"key": c.Args[0], "value": v})
-		}
-		_, err = fmt.Fprintln(env.Stdout, v)
-		return err
-	case "del":
-		err := s.DictDel(ctx, c.Name, c.Args[0])
-		if errors.Is(err, shm.ErrNoKey) {
-			return errNo
-		}
-		return fail(err)
-	}
-	ob, err := s.Stat(ctx, c.Name)
-	if err != nil {
-		return fail(err)
-	}
-	if ob.Spec.Kind != shm.KindDict {
-		return cli.Usagef("%s is a %s, not a dict", c.Name, ob.Spec.Kind)
-	}
-	keys := make([]string, 0, len(ob.Items))
-	for k := range ob.Items {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	switch c.Action {
-	case "len":
-		fmt.Fprintln(env.Stdout, len(keys))
-	case "keys":
-		for _, k := range keys {
-			if c.JSON {
-				jsonLine(env.Stdout, map[string]string{"key": k})
-			} else {
-				fmt.Fprintln(env.Stdout, k)
-			}
-		}
-	case "items":
-		for _, k := range keys {
-			switch {
-			case c.JSON:
-				jsonLine(env.Stdout, map[string]string{"key": k, "value": ob.Items[k]})
-			case strings.ContainsAny(k, "\t\n"):
-				return fmt.Errorf("key %q contains a tab or newline; use --json", k)
-			default:
-				fmt.Fprintf(env.Stdout, "%s\t%s\n", k, ob.Items[k])
-			}
-		}
-	}
-	return nil
 }
 
 // remoteType is what ls shows in the TYPE column for a server's object.

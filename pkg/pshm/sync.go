@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/lifetime"
 	"github.com/pkit-sh/pkit/pkg/proc"
+	"github.com/pkit-sh/pkit/pkg/sharedstate"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -308,28 +310,31 @@ type eventCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124) (default: 0, wait forever)."`
 }
 
-func (c *eventCmd) Run(env *cli.Env) error {
+func (c *eventCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
-	obj, err := shm.OpenOrCreate(c.Name, shm.Spec{Kind: shm.KindEvent, Mode: 0o600})
-	if err != nil {
-		return fail(err)
-	}
-	defer obj.Close()
+	ctx, cancel := opContext()
+	defer cancel()
 	switch c.Action {
-	case "set":
-		return obj.EventSet()
-	case "clear":
-		return obj.EventClear()
+	case "set", "clear":
+		return fail(s.SetEvent(ctx, c.Name, c.Action == "set"))
 	case "is-set":
-		if set, _ := obj.EventIsSet(); !set {
+		ob, err := s.Stat(ctx, c.Name)
+		switch {
+		case errors.Is(err, shm.ErrNotExist):
+			return errNo
+		case err != nil:
+			return fail(err)
+		case ob.Spec.Kind != shm.KindEvent:
+			return cli.Usagef("%s is a %s, not an event", c.Name, ob.Spec.Kind)
+		case !ob.IsSet:
 			return errNo
 		}
 		return nil
 	}
-	ctx, done := waitContext(c.Timeout)
-	return done(obj.EventWait(ctx))
+	wctx, done := waitContext(c.Timeout)
+	return done(s.WaitEvent(wctx, c.Name))
 }
 
 type barrierCmd struct {
@@ -338,18 +343,25 @@ type barrierCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived (default: wait forever)."`
 }
 
-func (c *barrierCmd) Run(env *cli.Env) error {
+func (c *barrierCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
-	obj, err := openSized(c.Name, shm.KindBarrier, c.Parties, 0)
-	if err != nil {
-		return err
+	parties := c.Parties
+	if parties == 0 {
+		ctx, cancel := opContext()
+		ob, err := s.Stat(ctx, c.Name)
+		cancel()
+		if errors.Is(err, shm.ErrNotExist) {
+			return cli.Usagef("barrier %s does not exist; give -n N to create it", c.Name)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		parties = ob.Spec.Len
 	}
-	defer obj.Close()
 	ctx, done := waitContext(c.Timeout)
-	_, err = obj.BarrierWait(ctx)
-	return done(err)
+	return done(s.Barrier(ctx, c.Name, parties))
 }
 
 type dictCmd struct {
@@ -359,7 +371,7 @@ type dictCmd struct {
 	JSON   bool     `help:"get, keys, items: JSON Lines ({\"key\":…,\"value\":…})."`
 }
 
-func (c *dictCmd) Run(env *cli.Env) error {
+func (c *dictCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -371,84 +383,63 @@ func (c *dictCmd) Run(env *cli.Env) error {
 	if c.Action == "set" && strings.ContainsAny(c.Args[0], "\t\n") {
 		return cli.Usagef("dict key %q contains a tab or newline", c.Args[0])
 	}
-	var obj *shm.Object
-	var err error
-	if c.Action == "set" {
-		obj, err = shm.Open(c.Name)
-		if errors.Is(err, shm.ErrNotExist) {
-			obj, err = shm.OpenOrCreate(c.Name, shm.Spec{Kind: shm.KindDict, Len: shm.DefaultDictLen, KeySize: shm.DefaultDictKeySize, ValSize: shm.DefaultDictValSize, Mode: 0o600})
-		}
-		err = fail(err)
-	} else {
-		obj, err = open(c.Name)
-	}
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	if obj.Kind() != shm.KindDict {
-		return cli.Usagef("%s is a %s, not a dict", c.Name, obj.Kind())
-	}
-	line := func(k, v string, withValue bool) {
-		switch {
-		case c.JSON:
-			rec := map[string]string{"key": k}
-			if withValue {
-				rec["value"] = v
-			}
-			jsonLine(env.Stdout, rec)
-		case withValue && k != "":
-			fmt.Fprintf(env.Stdout, "%s\t%s\n", k, v)
-		case withValue:
-			fmt.Fprintln(env.Stdout, v)
-		default:
-			fmt.Fprintln(env.Stdout, k)
-		}
-	}
+	ctx, cancel := opContext()
+	defer cancel()
 	switch c.Action {
 	case "set":
-		if err := obj.CheckDictEntry(c.Args[0], c.Args[1]); err != nil {
-			return cli.Exit(cli.ExitUsage, err)
-		}
-		return fail(obj.DictSet(c.Args[0], c.Args[1]))
+		return fail(s.DictSet(ctx, c.Name, c.Args[0], c.Args[1]))
 	case "get":
-		v, err := obj.DictGet(c.Args[0])
-		if errors.Is(err, shm.ErrNoKey) {
+		v, err := s.DictGet(ctx, c.Name, c.Args[0])
+		switch {
+		case errors.Is(err, shm.ErrNoKey):
 			return errNo
-		}
-		if err != nil {
+		case err != nil:
 			return fail(err)
+		case c.JSON:
+			return jsonLine(env.Stdout, map[string]string{"key": c.Args[0], "value": v})
 		}
-		if c.JSON {
-			line(c.Args[0], v, true)
-		} else {
-			line("", v, true)
-		}
-		return nil
+		_, err = fmt.Fprintln(env.Stdout, v)
+		return err
 	case "del":
-		err := obj.DictDel(c.Args[0])
+		err := s.DictDel(ctx, c.Name, c.Args[0])
 		if errors.Is(err, shm.ErrNoKey) {
 			return errNo
 		}
 		return fail(err)
 	}
-	keys, vals, err := obj.DictItems()
+	ob, err := s.Stat(ctx, c.Name)
 	if err != nil {
 		return fail(err)
 	}
+	if ob.Spec.Kind != shm.KindDict {
+		return cli.Usagef("%s is a %s, not a dict", c.Name, ob.Spec.Kind)
+	}
+	keys := make([]string, 0, len(ob.Items))
+	for k := range ob.Items {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	switch c.Action {
 	case "len":
 		fmt.Fprintln(env.Stdout, len(keys))
 	case "keys":
 		for _, k := range keys {
-			line(k, "", false)
+			if c.JSON {
+				jsonLine(env.Stdout, map[string]string{"key": k})
+			} else {
+				fmt.Fprintln(env.Stdout, k)
+			}
 		}
 	case "items":
-		for i, k := range keys {
-			if !c.JSON && strings.ContainsAny(k, "\t\n") {
+		for _, k := range keys {
+			switch {
+			case c.JSON:
+				jsonLine(env.Stdout, map[string]string{"key": k, "value": ob.Items[k]})
+			case strings.ContainsAny(k, "\t\n"):
 				return fmt.Errorf("key %q contains a tab or newline; use --json", k)
+			default:
+				fmt.Fprintf(env.Stdout, "%s\t%s\n", k, ob.Items[k])
 			}
-			line(k, vals[i], true)
 		}
 	}
 	return nil

@@ -13,39 +13,33 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/proc"
+	"github.com/pkit-sh/pkit/pkg/reexec"
 )
 
-// busyEnv makes the test binary spin until killed.
-const busyEnv = "PTREE_TEST_BUSY"
-
-// writerEnv makes the test binary a paced writer: 1 MiB to the file it
-// names every 100 ms, on a schedule kept against the clock, until killed.
-const writerEnv = "PTREE_TEST_WRITER"
-
 func TestMain(m *testing.M) {
-	if path := os.Getenv(writerEnv); path != "" {
-		pacedWriter(path)
-		return
-	}
-	if os.Getenv(busyEnv) != "" {
-		os.Stdout.WriteString("ready\n")
-		for {
-		}
-	}
-	os.Exit(m.Run())
+	reexec.Main(m, map[string]func([]string) int{"busy": busy, "writer": pacedWriter})
 }
 
-func pacedWriter(path string) {
-	f, err := os.Create(path)
+// busy spins until killed.
+func busy([]string) int {
+	os.Stdout.WriteString("ready\n")
+	for {
+	}
+}
+
+// pacedWriter (args: FILE) writes 1 MiB to FILE every 100 ms, on a
+// schedule kept against the clock, until killed.
+func pacedWriter(args []string) int {
+	f, err := os.Create(args[0])
 	if err != nil {
-		os.Exit(3)
+		return 3
 	}
 	chunk := make([]byte, 1<<20)
 	next := time.Now()
 	os.Stdout.WriteString("ready\n")
 	for {
 		if _, err := f.Write(chunk); err != nil {
-			os.Exit(4)
+			return 4
 		}
 		next = next.Add(100 * time.Millisecond)
 		time.Sleep(time.Until(next))
@@ -60,7 +54,7 @@ func TestWriteRate(t *testing.T) {
 	if err := unix.Statfs(dir, &fs); err != nil || fs.Type == unix.TMPFS_MAGIC {
 		t.Skipf("%s is on tmpfs, whose writes the kernel does not count as storage I/O", dir)
 	}
-	cmd := helper(t, writerEnv+"="+dir+"/out")
+	cmd := helper(t, "writer", dir+"/out")
 	if _, err := proc.ReadIO(cmd.Process.Pid); err != nil {
 		t.Skipf("no I/O accounting here: %v", err)
 	}
@@ -82,21 +76,21 @@ func TestWriteRate(t *testing.T) {
 // around ptree's run, and at least 50 when it had 60 or more: a loaded
 // machine gives it less), and a sleeping process shows about 0.
 func TestCPUBusy(t *testing.T) {
-	busy := helper(t, busyEnv+"=1")
+	spinner := helper(t, "busy")
 	sleeper := exec.Command("sleep", "60")
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
 	ticks := func() (uint64, time.Time) {
-		s, err := proc.ReadStat(busy.Process.Pid)
+		s, err := proc.ReadStat(spinner.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s.UTime + s.STime, time.Now()
 	}
 	t0, start := ticks()
-	b, s := strconv.Itoa(busy.Process.Pid), strconv.Itoa(sleeper.Process.Pid)
+	b, s := strconv.Itoa(spinner.Process.Pid), strconv.Itoa(sleeper.Process.Pid)
 	out, code := run(t, &CLI{Targets: []string{s, b}, Fields: "pid,%cpu", Sort: "-%cpu", Interval: cli.Duration(time.Second)})
 	t1, end := ticks()
 	clock, _ := proc.ReadClock()
@@ -120,12 +114,11 @@ func TestCPUBusy(t *testing.T) {
 	}
 }
 
-// helper starts the test binary in the mode env selects and waits until
-// it says it is ready; it is killed when the test ends.
-func helper(t *testing.T, env string) *exec.Cmd {
+// helper starts the test binary in role and waits until it says it is
+// ready; it is killed when the test ends.
+func helper(t *testing.T, role string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env)
+	cmd := reexec.Command(role, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +128,7 @@ func helper(t *testing.T, env string) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("helper %s: %q, %v", env, line, err)
+		t.Fatalf("helper %s: %q, %v", role, line, err)
 	}
 	return cmd
 }

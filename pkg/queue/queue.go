@@ -98,7 +98,7 @@ type Backend interface {
 
 // Auth is how a client of a queue server proves who it is and checks the
 // server's identity (the --token, --user, --creds and --tls-* options of
-// pkg/queue/qconn). Backends without a server have no use for it.
+// pkg/queue/location). Backends without a server have no use for it.
 type Auth struct {
 	Token    string
 	User     string

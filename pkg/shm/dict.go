@@ -103,10 +103,10 @@ func (o *Object) CheckDictEntry(key, val string) error {
 	}
 	ks, vs := o.dictSizes()
 	if key == "" || len(key) > ks {
-		return fmt.Errorf("key %q: want 1..%d bytes", key, ks)
+		return fmt.Errorf("key %q: want 1..%d bytes: %w", key, ks, ErrShape)
 	}
 	if len(val) > vs {
-		return fmt.Errorf("value for %q is %d bytes, more than %s holds (%d)", key, len(val), o.Name, vs)
+		return fmt.Errorf("value for %q is %d bytes, more than %s holds (%d): %w", key, len(val), o.Name, vs, ErrShape)
 	}
 	return nil
 }

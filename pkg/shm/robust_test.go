@@ -12,15 +12,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pkit-sh/pkit/pkg/reexec"
 )
 
-// The test binary doubles as the helper processes these tests start: with
-// SHM_TEST_HELPER set, TestMain runs the helper instead of the tests.
+// The test binary doubles as the helper processes these tests start, one
+// role per mode of helper.
 func TestMain(m *testing.M) {
-	if mode := os.Getenv("SHM_TEST_HELPER"); mode != "" {
-		os.Exit(helper(mode, os.Args[len(os.Args)-2:]))
+	roles := map[string]func([]string) int{}
+	for _, mode := range []string{"add", "hold-lock", "hold-sem", "hold-lock-group", "hold-sem-group", "exclusive"} {
+		roles[mode] = func(args []string) int { return helper(mode, args) }
 	}
-	os.Exit(m.Run())
+	reexec.Main(m, roles)
 }
 
 // helper modes:
@@ -100,8 +103,7 @@ func isolate(t *testing.T) {
 }
 
 func helperCmd(t *testing.T, mode, name string, arg int) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^$", name, strconv.Itoa(arg))
-	cmd.Env = append(os.Environ(), "SHM_TEST_HELPER="+mode)
+	cmd := reexec.Command(mode, name, strconv.Itoa(arg))
 	cmd.Stderr = os.Stderr
 	return cmd
 }

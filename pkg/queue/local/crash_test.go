@@ -19,25 +19,13 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/reexec"
 )
 
 // The crash test re-executes the test binary as a producer or a consumer
 // and kills it with SIGKILL at a random instant.
-const (
-	roleEnv = "PQUEUE_CRASH_ROLE"
-	dirEnv  = "PQUEUE_CRASH_DIR"
-	seedEnv = "PQUEUE_CRASH_SEED"
-)
-
 func TestMain(m *testing.M) {
-	switch os.Getenv(roleEnv) {
-	case "producer":
-		crashProducer()
-	case "consumer":
-		crashConsumer()
-	default:
-		os.Exit(m.Run())
-	}
+	reexec.Main(m, map[string]func([]string) int{"producer": crashProducer, "consumer": crashConsumer})
 }
 
 const crashSegment = 64 << 10 // small, so that kills also hit segment rolls and deletions
@@ -54,8 +42,8 @@ func checkPayload(b []byte) (string, bool) {
 	return string(name), ok && bytes.Equal(b, payload(string(name)))
 }
 
-func crashQueue() *Queue {
-	b := New(os.Getenv(dirEnv), Options{SegmentSize: crashSegment})
+func crashQueue(dir string) *Queue {
+	b := New(dir, Options{SegmentSize: crashSegment})
 	q, err := b.Ensure(context.Background(), "crash", queue.Config{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -64,12 +52,13 @@ func crashQueue() *Queue {
 	return q.(*Queue)
 }
 
-// crashProducer prints "ready" once the queue is open, then puts batches
-// forever, printing "ok NAME" for every item of a batch after Put returned
-// and then "put NANOSECONDS", how long the Put took.
-func crashProducer() {
-	q := crashQueue()
-	seed := os.Getenv(seedEnv)
+// crashProducer (args: DIR SEED) prints "ready" once the queue in DIR is
+// open, then puts batches forever, naming items SEED-N, printing "ok NAME"
+// for every item of a batch after Put returned and then "put
+// NANOSECONDS", how long the Put took.
+func crashProducer(args []string) int {
+	q := crashQueue(args[0])
+	seed := args[1]
 	r := rand.New(rand.NewPCG(uint64(len(seed)), uint64(time.Now().UnixNano())))
 	w := bufio.NewWriter(os.Stdout)
 	fmt.Fprintln(w, "ready")
@@ -97,11 +86,11 @@ func crashProducer() {
 	}
 }
 
-// crashConsumer prints "ready" once the queue is open, then leases items
-// (held by itself), printing "got NAME" for each and then "leased" and,
-// after Done returned, "done NAME".
-func crashConsumer() {
-	q := crashQueue()
+// crashConsumer (args: DIR) prints "ready" once the queue in DIR is open,
+// then leases items (held by itself), printing "got NAME" for each and
+// then "leased" and, after Done returned, "done NAME".
+func crashConsumer(args []string) int {
+	q := crashQueue(args[0])
 	w := bufio.NewWriter(os.Stdout)
 	fmt.Fprintln(w, "ready")
 	w.Flush()
@@ -152,8 +141,11 @@ type killed struct {
 }
 
 func startRole(t *testing.T, dir, role, seed string) *killed {
-	k := &killed{role: role, cmd: exec.Command(os.Args[0], "-test.run=^$"), eof: make(chan struct{}), changed: make(chan struct{}, 1)}
-	k.cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, seedEnv+"="+seed)
+	args := []string{dir}
+	if role == "producer" {
+		args = append(args, seed)
+	}
+	k := &killed{role: role, cmd: reexec.Command(role, args...), eof: make(chan struct{}), changed: make(chan struct{}, 1)}
 	k.cmd.Stderr = &k.errb
 	out, err := k.cmd.StdoutPipe()
 	if err != nil {

@@ -67,16 +67,27 @@ type Backend struct {
 // Dial connects to the server at url (nats://host:port, comma separated for
 // a cluster). Refused credentials fail with an error that says so.
 func Dial(url string, auth queue.Auth) (*Backend, error) {
-	nc, err := Connect(url, auth, "pqueue", "PQUEUE_")
+	return DialWith(url, auth, "pqueue", "PQUEUE_", func(nc *nats.Conn) (*Backend, error) {
+		js, err := jetstream.New(nc)
+		return &Backend{nc: nc, js: js}, err
+	})
+}
+
+// DialWith connects as Connect does and opens a client of the connection
+// with open, closing the connection if open fails: how pqueue and pshm
+// open their stores.
+func DialWith[T any](url string, auth queue.Auth, client, env string, open func(*nats.Conn) (T, error)) (T, error) {
+	var zero T
+	nc, err := Connect(url, auth, client, env)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	js, err := jetstream.New(nc)
+	t, err := open(nc)
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return zero, err
 	}
-	return &Backend{nc: nc, js: js}, nil
+	return t, nil
 }
 
 // Connect connects the tool client (pqueue, pshm) to the server at url
@@ -107,7 +118,7 @@ func Connect(url string, auth queue.Auth, client, env string) (*nats.Conn, error
 	return nc, nil
 }
 
-// Open is Dial as a qconn.Dialer: how ppool and pqueue-nats reach --url.
+// Open is Dial as a location.Dialer: how ppool and pqueue-nats reach --url.
 func Open(url string, auth queue.Auth) (queue.Backend, error) {
 	b, err := Dial(url, auth)
 	if err != nil {

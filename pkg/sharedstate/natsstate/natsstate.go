@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
 	"slices"
 	"strconv"
 	"strings"
@@ -55,16 +54,7 @@ var _ sharedstate.Store = (*Store)(nil)
 // first use. Refused credentials and TLS failures wrap queue.ErrRefused and
 // queue.ErrTLS.
 func Dial(url string, auth queue.Auth) (*Store, error) {
-	nc, err := natsq.Connect(url, auth, "pshm", "PSHM_")
-	if err != nil {
-		return nil, err
-	}
-	s, err := New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return s, nil
+	return natsq.DialWith(url, auth, "pshm", "PSHM_", New)
 }
 
 // Open is Dial as a pshm Dialer.

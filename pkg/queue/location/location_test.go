@@ -1,4 +1,4 @@
-package qconn_test
+package location_test
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/pkit-sh/pkit/pkg/natsserver/natstest"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/local"
+	"github.com/pkit-sh/pkit/pkg/queue/location"
 	"github.com/pkit-sh/pkit/pkg/queue/natsq"
-	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
 
 func startServer(t *testing.T, cfg natsserver.Config) string { return natstest.Start(t, cfg).URL() }
@@ -31,7 +31,7 @@ func exitCode(err error) int {
 }
 
 // roundTrip puts and takes one item through the backend f selects.
-func roundTrip(t *testing.T, f qconn.Flags) {
+func roundTrip(t *testing.T, f location.Flags) {
 	t.Helper()
 	b, err := f.Backend(natsq.Open)
 	if err != nil {
@@ -55,7 +55,7 @@ func roundTrip(t *testing.T, f qconn.Flags) {
 
 func TestLocalByDefault(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queues")
-	f := qconn.Flags{Dir: dir, Server: natsauth.Server{Token: "ignored without --url"}}
+	f := location.Flags{Dir: dir, Server: natsauth.Server{Token: "ignored without --url"}}
 	b, err := f.Backend(nil) // local queues need no Dialer
 	if err != nil {
 		t.Fatal(err)
@@ -69,20 +69,20 @@ func TestLocalByDefault(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	tokURL := startServer(t, natsserver.Config{Token: "right"})
 	userURL := startServer(t, natsserver.Config{User: "u", Password: "p"})
-	roundTrip(t, qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "right"}})
-	roundTrip(t, qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p"}})
+	roundTrip(t, location.Flags{URL: tokURL, Server: natsauth.Server{Token: "right"}})
+	roundTrip(t, location.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p"}})
 	for _, tc := range []struct {
 		name string
-		f    qconn.Flags
+		f    location.Flags
 		want string
 	}{
-		{"wrong token", qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "wrong"}}, "credentials refused"},
-		{"no token", qconn.Flags{URL: tokURL}, "credentials refused"},
-		{"wrong password", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "x"}}, "credentials refused"},
-		{"user without password", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u"}}, "--user needs --password"},
-		{"token and user", qconn.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p", Token: "t"}}, "use one of"},
-		{"missing creds file", qconn.Flags{URL: userURL, Server: natsauth.Server{Creds: "/nonexistent.creds"}}, "--creds"},
-		{"cert without key", qconn.Flags{URL: tokURL, Server: natsauth.Server{Token: "right", TLSCert: "c.pem"}}, "--tls-cert and --tls-key"},
+		{"wrong token", location.Flags{URL: tokURL, Server: natsauth.Server{Token: "wrong"}}, "credentials refused"},
+		{"no token", location.Flags{URL: tokURL}, "credentials refused"},
+		{"wrong password", location.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "x"}}, "credentials refused"},
+		{"user without password", location.Flags{URL: userURL, Server: natsauth.Server{User: "u"}}, "--user needs --password"},
+		{"token and user", location.Flags{URL: userURL, Server: natsauth.Server{User: "u", Password: "p", Token: "t"}}, "use one of"},
+		{"missing creds file", location.Flags{URL: userURL, Server: natsauth.Server{Creds: "/nonexistent.creds"}}, "--creds"},
+		{"cert without key", location.Flags{URL: tokURL, Server: natsauth.Server{Token: "right", TLSCert: "c.pem"}}, "--tls-cert and --tls-key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := tc.f.Backend(natsq.Open)
@@ -104,7 +104,7 @@ func TestUnreachable(t *testing.T) {
 	}
 	url := "nats://" + l.Addr().String()
 	l.Close() // nothing listens there now
-	f := qconn.Flags{URL: url}
+	f := location.Flags{URL: url}
 	b, err := f.Backend(natsq.Open)
 	if err == nil {
 		b.Close()
@@ -126,8 +126,8 @@ func TestTLSFlags(t *testing.T) {
 		TLSCA: caFile, // clients need a certificate signed by the CA
 	})
 
-	roundTrip(t, qconn.Flags{URL: url, Server: natsauth.Server{TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile}})
-	for name, f := range map[string]qconn.Flags{
+	roundTrip(t, location.Flags{URL: url, Server: natsauth.Server{TLSCA: caFile, TLSCert: cliCert, TLSKey: cliKeyFile}})
+	for name, f := range map[string]location.Flags{
 		"no CA":          {URL: url, Server: natsauth.Server{TLSCert: cliCert, TLSKey: cliKeyFile}},
 		"no client cert": {URL: url, Server: natsauth.Server{TLSCA: caFile}},
 	} {

@@ -1,4 +1,4 @@
-// Package qconn holds the command-line options that say where queues live:
+// Package location holds the command-line options that say where queues live:
 // a local directory (pkg/queue/local, the default) or a NATS JetStream
 // server such as pqueued (pkg/queue/natsq) and the credentials for it
 // (pkg/natsauth, shared with pshm).
@@ -6,9 +6,9 @@
 // --token, ... and read the same environment variables.
 //
 // The server's client is not imported here but passed in (a Dialer), so
-// that a binary for local queues need not link it: a local pqueue call
-// takes a third less time without it.
-package qconn
+// that pqueue, run once per item, need not link it (the rule is in
+// docs/conventions.md).
+package location
 
 import (
 	"errors"
