@@ -262,8 +262,10 @@ func lastLine(out []byte) string {
 // with the same commands, flags and positional arguments, with their help
 // texts, defaults, placeholders, environment variables and groups
 // (generated from cmd's model; every value is a string, bool or []string)
-// and exits without parsing.
-func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
+// and exits. With parse, it first parses its arguments with that model, as
+// the tool does, so the tool's lead over it is the tool's own work: kong's
+// parse is the library's cost, paid by any tool that uses it.
+func buildModelFloor(dir, bin, name string, cmd *cli.Command, parse bool) error {
 	k, err := cli.Parser(cmd, io.Discard, io.Discard)
 	if err != nil {
 		return err
@@ -324,9 +326,13 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 	}
 	gen(k.Model.Node)
 	fmt.Printf("  %s: %s's kong model, %d commands (the root too), %d flags, %d positional arguments\n", name, cmd.Name, cmds, flags, args)
-	src := "package main\n\nimport \"github.com/alecthomas/kong\"\n\n" + strings.Join(types, "\n") +
+	imports, body := `"github.com/alecthomas/kong"`, "\t_ = k\n"
+	if parse {
+		imports, body = `"os"`+"\n\t"+imports, "\tif _, err := k.Parse(os.Args[1:]); err != nil {\n\t\tpanic(err)\n\t}\n"
+	}
+	src := "package main\n\nimport (\n\t" + imports + "\n)\n\n" + strings.Join(types, "\n") +
 		"\ntype version struct {\n\tVersion kong.VersionFlag `help:\"v\"`\n}\n\n" +
-		"func main() {\n\tif _, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"}); err != nil {\n\t\tpanic(err)\n\t}\n}\n"
+		"func main() {\n\tk, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"})\n\tif err != nil {\n\t\tpanic(err)\n\t}\n" + body + "}\n"
 	return buildInModule(dir, bin, name, src)
 }
 

@@ -48,7 +48,10 @@ func benchPshm(b *Bench) error {
 	if err != nil {
 		return err
 	}
-	if err := buildModelFloor(dir, b.BinDir, "pshmfloor", pshm.Command()); err != nil {
+	if err := buildModelFloor(dir, b.BinDir, "pshmfloor", pshm.Command(), false); err != nil {
+		return err
+	}
+	if err := buildModelFloor(dir, b.BinDir, "pshmparse", pshm.Command(), true); err != nil {
 		return err
 	}
 	id := strconv.Itoa(os.Getpid())
@@ -70,10 +73,12 @@ func benchPshm(b *Bench) error {
 	}
 	os.WriteFile(file, []byte("0\n"), 0o644)
 	const floor, add, flock = "floor: builds pshm's kong model, exits", "pshm add", "flock read/increment/write"
+	const parseAdd = "floor: the model parses add's arguments, exits"
 	m, err := b.Measure("2 processes × 2000 increments of a shared counter", 3,
 		Case{Name: "/bin/true (fork+exec floor)", Shell: loop("/bin/true"), Base: true},
 		Case{Name: "hello-world Go binary", Shell: loop(hello)},
 		Case{Name: floor, Shell: loop("pshmfloor")},
+		Case{Name: parseAdd, Shell: loop("pshmparse add " + c + " 1")},
 		Case{Name: add, Shell: loop("pshm add "+c+" 1 >/dev/null") + check("pshm get "+c, "pshm set "+c+" 0")},
 		Case{Name: flock, Needs: []string{"flock"},
 			Shell: loop(fmt.Sprintf(`flock %s sh -c 'read n < %s; echo $((n+1)) > %s'`, lockfile, file, file)) + check("cat "+file, "echo 0 > "+file)},
@@ -86,6 +91,7 @@ func benchPshm(b *Bench) error {
 	b.Targets(m,
 		Target{Case: add, Anchor: flock, Max: 1},
 		Target{Case: add, Anchor: floor, Max: 1.15},
+		Target{Case: add, Anchor: parseAdd, Max: 1.15},
 	)
 
 	calls := func(body string) string {
