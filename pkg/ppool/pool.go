@@ -20,7 +20,7 @@ import (
 type Pool struct {
 	Template   *Template
 	Words      []string
-	Shell      bool
+	Shell      string // run CMD as Shell -c script; "": directly
 	Jobs       int
 	KeepOrder  bool
 	LineBuffer bool
@@ -122,7 +122,7 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	p.started = time.Now()
 	p.groups = lifetime.New(p.Grace)
 	defer p.groups.Close()
-	if p.Shell {
+	if p.Shell != "" {
 		p.shellJob = p.Template.ShellScript(p.Words)
 	}
 	if err := p.openJoblog(); err != nil {

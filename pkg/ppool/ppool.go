@@ -21,7 +21,7 @@ type CLI struct {
 	ArgFile      []string     `short:"a" name:"arg-file" type:"path" help:"Read items from FILE (repeatable: one input source each)."`
 	Link         bool         `help:"Pair the input sources item by item instead of taking their cartesian product."`
 	Colsep       string       `short:"C" help:"Split each item into columns {1} {2}... at this regular expression."`
-	Shell        bool         `listen:"" help:"Run CMD as sh -c script; replacement strings become quoted positional parameters."`
+	Shell        string       `listen:"" placeholder:"SHELL" help:"Run CMD as SHELL -c SCRIPT, e.g. bash. Default: CMD runs directly; a one-word script with $PARALLEL_SHELL or else sh; a function exported by bash with bash."`
 	KeepOrder    bool         `short:"k" name:"keep-order" help:"Print outputs in input order."`
 	LineBuffer   bool         `name:"line-buffer" help:"Print output line by line as it comes, never splitting a line."`
 	Tag          bool         `help:"Prefix each output line with the item and a tab."`
@@ -56,9 +56,6 @@ func Command() *cli.Command {
 // Main runs ppool with args.
 func Main(args []string) int { return cli.Run(Command(), args) }
 
-// shellSyntax marks a one-word CMD that is shell text rather than a program.
-const shellSyntax = " \t\n|&;<>()$`\\\"'*?[]~"
-
 // Run builds the pool from the flags and runs it.
 func (c *CLI) Run(env *cli.Env) error {
 	if c.Server.listening() {
@@ -74,6 +71,10 @@ func (c *CLI) Run(env *cli.Env) error {
 	words, sources, err := splitGroups(args)
 	if err != nil {
 		return cli.Exit(cli.ExitUsage, err)
+	}
+	shell, err := chooseShell(c.Shell, words, os.Getenv)
+	if err != nil {
+		return err
 	}
 	if len(words) == 0 {
 		return cli.Usagef("no command given")
@@ -175,7 +176,6 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 		return cli.Usagef("{%d}: the items have %s, one per input source (--colsep splits items into columns)", n, cols)
 	}
-	shell := c.Shell || (len(words) == 1 && strings.ContainsAny(words[0], shellSyntax))
 	p := &Pool{
 		Template:   tpl,
 		Words:      words,

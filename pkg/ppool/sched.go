@@ -165,10 +165,10 @@ func (p *Pool) argv(j *job, slot int) []string {
 	if p.PipeMode && !p.Template.HasReplacements() {
 		item = nil // the block number is for {} and --tag, not an argument
 	}
-	if p.Shell {
-		// $0 is sh: the shell's own errors read as the shell's.
+	if p.Shell != "" {
+		// $0 is the shell: its own errors read as the shell's.
 		script, params := p.shellJob(item, j.seq, slot)
-		return append([]string{"sh", "-c", script, "sh"}, params...)
+		return append([]string{p.Shell, "-c", script, p.Shell}, params...)
 	}
 	return p.Template.Expand(item, j.seq, slot)
 }
