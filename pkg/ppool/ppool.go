@@ -38,9 +38,9 @@ type CLI struct {
 	Resume       bool         `help:"Skip jobs already in the --joblog."`
 	ResumeFailed bool         `name:"resume-failed" help:"Skip jobs that succeeded in the --joblog; rerun the failed."`
 	JSON         bool         `listen:"" name:"json" help:"Print one JSON record per job instead of its output."`
-	Progress     bool         `listen:"" help:"Show progress on stderr (default when stderr is a terminal)."`
+	Progress     bool         `listen:"" help:"Show progress on stderr (default when stderr is a terminal); in pipe mode by bytes."`
 	NoProgress   bool         `listen:"" name:"no-progress" help:"Never show progress."`
-	Eta          bool         `help:"Read all input first and show the estimated time left on stderr."`
+	Eta          bool         `help:"Read all input first and show the estimated time left on stderr; in pipe mode by bytes of the input's size."`
 	Cmd          []string     `arg:"" optional:"" passthrough:"" help:"CMD [ARGS...] [::: ITEMS...] [:::: FILES...]"`
 	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
 	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
@@ -83,15 +83,22 @@ func (c *CLI) Run(env *cli.Env) error {
 	if c.Null {
 		sep = 0
 	}
+	var inputSize int64
+	var deal *dealer // --round-robin
 	if c.PipeFlags.on() {
 		if len(sources) > 0 || c.Queues.Queue != "" {
 			return cli.Usagef("--pipe and --pipepart read stdin or -a FILE, not ::: or --queue")
 		}
-		src, err := c.pipeSource(env)
+		src, size, err := c.pipeSource(env)
 		if err != nil {
 			return err
 		}
-		if f, ok := src.(*partSource); ok {
+		inputSize = size
+		inner := src
+		if d, ok := src.(*dealer); ok {
+			deal, inner = d, d.src
+		}
+		if f, ok := inner.(*partSource); ok {
 			defer f.f.Close()
 		}
 		sources = []Source{src}
@@ -200,6 +207,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		Progress:   !c.NoProgress && (c.Progress || c.Eta || cli.IsTerminal(os.Stderr)),
 		Eta:        c.Eta,
 		PipeMode:   c.PipeFlags.on(),
+		InputSize:  inputSize,
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
@@ -212,7 +220,13 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 		return qr.end(p.Run(env, items))
 	}
-	return p.Run(env, items)
+	err = p.Run(env, items)
+	if deal != nil && p.interrupt.Load() == 0 {
+		if derr := deal.failed(); derr != nil {
+			return derr // the jobs' feeders met it, not the pool
+		}
+	}
+	return err
 }
 
 func parseJobs(s string) (int, error) {

@@ -229,7 +229,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 	}
 	stdin, startFeed := devNull, func() {}
 	if j.in != nil {
-		rd, start, stop, err := stdinPipe(j.in)
+		rd, start, stop, err := stdinPipe(j.in, &p.fed)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", p.env.Name, err)
 			closePipes()
@@ -239,8 +239,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		}
 		stdin, startFeed = rd, start
 		closeOut := closePipes
-		closePipes = func() { stop(); closeOut() }
-		r.sent = j.in.size()
+		closePipes = func() { stop(); closeOut(); r.sent = j.in.size() }
 	}
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
