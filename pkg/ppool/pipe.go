@@ -98,31 +98,36 @@ func feed(wr *os.File, in *pipeIn, fed *atomic.Int64) error {
 	if _, err := wr.Write(in.header); err != nil {
 		return err
 	}
-	if err := feedBlock(wr, in, fed); err != nil || in.deal == nil {
-		return err
+	if in.deal == nil {
+		return feedBlock(wr, in, fed, false)
 	}
+	// --round-robin: a block's memory is reused as soon as it is written,
+	// while the job may not have read it yet: write copies.
+	err := feedBlock(wr, in, fed, true)
 	in.release() // no retry feeds it again: --round-robin has none
-	for {
-		b, err := in.deal.take()
-		if err != nil {
+	for err == nil {
+		var b *pipeIn
+		if b, err = in.deal.take(); err != nil {
 			return err
 		}
 		in.dealt.Add(b.blockSize())
-		err = feedBlock(wr, b, fed)
+		err = feedBlock(wr, b, fed, true)
 		b.release()
-		if err != nil {
-			return err
-		}
 	}
+	return err
 }
 
-// feedBlock writes in's block, not its header.
-func feedBlock(wr *os.File, in *pipeIn, fed *atomic.Int64) error {
+// feedBlock writes in's block, not its header: a copy if asked, else the
+// pages of a block read by ppool (see sendBlock).
+func feedBlock(wr *os.File, in *pipeIn, fed *atomic.Int64, copied bool) error {
 	var err error
-	if in.file == nil {
-		_, err = wr.Write(in.data)
-	} else {
+	switch {
+	case in.file != nil:
 		err = sendRange(wr, in.file, in.off, in.n)
+	case copied:
+		_, err = wr.Write(in.data)
+	default:
+		err = sendBlock(wr, in.data)
 	}
 	if err == nil {
 		fed.Add(in.blockSize())
