@@ -35,7 +35,9 @@ func sendRange(wr, f *os.File, off, n int64) error {
 // sendBlock puts data in the pipe wr with vmsplice: the pipe refers to
 // data's pages instead of a copy of them, so data must stay unchanged
 // until the job has read it or ended (a block's memory is reused only
-// once its job has ended). Where vmsplice is refused, it writes.
+// once its job has ended and its process group was killed: only a
+// process that left the group, setsid, and still reads the job's stdin
+// could see a later block). Where vmsplice is refused, it writes.
 func sendBlock(wr *os.File, data []byte) error {
 	sent := 0
 	err := intoPipe(wr, int64(len(data)), func(fd, most int) (int, error) {
