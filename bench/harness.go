@@ -93,6 +93,16 @@ func (b *Bench) Have(exes ...string) bool {
 // ran), which a loaded machine disturbs less than wall time.
 // A case whose command fails is reported as failed, not timed.
 func (b *Bench) Compare(title string, runs int, cases ...Case) error {
+	_, err := b.Measure(title, runs, cases...)
+	return err
+}
+
+// Medians are one case's median wall and CPU times, in ms.
+type Medians struct{ Wall, CPU float64 }
+
+// Measure is Compare that also returns the medians of each case that ran,
+// by name, for Targets.
+func (b *Bench) Measure(title string, runs int, cases ...Case) (map[string]Medians, error) {
 	if runs <= 0 {
 		runs = b.Runs
 	}
@@ -144,12 +154,14 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 	fmt.Printf("\n%s (%d runs, ms)\n", title, runs)
 	w := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(w, "  case\tmedian\tmin\tratio\tcpu\tcpu ratio\tcommand")
+	medians := map[string]Medians{}
 	for i, c := range active {
 		if failed[i] != nil {
 			fmt.Fprintf(w, "  %s\tFAILED\t\t\t\t\t%s: %v\n", c.Name, c.Shell, failed[i])
 			continue
 		}
 		med, min := Median(samples[i]), minOf(samples[i])
+		medians[c.Name] = Medians{Wall: med, CPU: Median(cpu[i])}
 		name := c.Name
 		if c.Runs > 0 {
 			name += fmt.Sprintf(" (%d run)", len(samples[i]))
@@ -157,7 +169,43 @@ func (b *Bench) Compare(title string, runs int, cases ...Case) error {
 		fmt.Fprintf(w, "  %s\t%.2f\t%.2f\t%.2fx\t%.2f\t%.2fx\t%s\n", name, med, min, med/Median(samples[base]),
 			Median(cpu[i]), Median(cpu[i])/Median(cpu[base]), c.Shell)
 	}
-	return w.Flush()
+	return medians, w.Flush()
+}
+
+// Target is a goal the bench checks: the medians of case Case over those
+// of case Anchor (both measured in one Measure) at most Max.
+type Target struct {
+	Case, Anchor string
+	Max          float64
+}
+
+// Targets prints, for each target, the ratios of wall and CPU medians and
+// whether each is within the target; a target whose cases did not both
+// run (an anchor not installed) says so.
+func (b *Bench) Targets(m map[string]Medians, targets ...Target) {
+	fmt.Printf("\ntargets (ratio of medians, met when <= max)\n")
+	w := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(w, "  case\tanchor\twall\tcpu\tmax\tmet")
+	for _, t := range targets {
+		c, okc := m[t.Case]
+		a, oka := m[t.Anchor]
+		if !okc || !oka || a.Wall <= 0 || a.CPU <= 0 {
+			fmt.Fprintf(w, "  %s\t%s\t-\t-\t%.2fx\tnot measured\n", t.Case, t.Anchor, t.Max)
+			continue
+		}
+		wall, cpu := c.Wall/a.Wall, c.CPU/a.CPU
+		met := "yes"
+		switch {
+		case wall > t.Max && cpu > t.Max:
+			met = "no"
+		case wall > t.Max:
+			met = "cpu only"
+		case cpu > t.Max:
+			met = "wall only"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%.2fx\t%.2fx\t%.2fx\t%s\n", t.Case, t.Anchor, wall, cpu, t.Max, met)
+	}
+	w.Flush()
 }
 
 // Report prints custom measurements (latency, RSS, throughput) as medians.
@@ -221,14 +269,17 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 		return err
 	}
 	var types []string
+	var cmds, flags, args int
 	var gen func(n *kong.Node) string
 	gen = func(n *kong.Node) string {
+		cmds, args = cmds+1, args+len(n.Positional)
 		me := len(types)
 		typ := fmt.Sprintf("n%d", me)
 		types = append(types, "")
 		var b strings.Builder
 		fmt.Fprintf(&b, "type %s struct {\n", typ)
 		for i, f := range n.Flags {
+			flags++
 			if f.Name == "help" || f.Name == "version" { // kong and cli.Parser add these
 				continue
 			}
@@ -272,6 +323,7 @@ func buildModelFloor(dir, bin, name string, cmd *cli.Command) error {
 		return typ
 	}
 	gen(k.Model.Node)
+	fmt.Printf("  %s: %s's kong model, %d commands (the root too), %d flags, %d positional arguments\n", name, cmd.Name, cmds, flags, args)
 	src := "package main\n\nimport \"github.com/alecthomas/kong\"\n\n" + strings.Join(types, "\n") +
 		"\ntype version struct {\n\tVersion kong.VersionFlag `help:\"v\"`\n}\n\n" +
 		"func main() {\n\tif _, err := kong.New(&n0{}, kong.Name(" + strconv.Quote(cmd.Name) + "), kong.Embed(&version{}), kong.Vars{\"version\": \"x\"}); err != nil {\n\t\tpanic(err)\n\t}\n}\n"

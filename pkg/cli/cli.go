@@ -59,15 +59,25 @@ func Parser(cmd *Command, stdout, stderr io.Writer) (*kong.Kong, error) {
 
 // HelpWithDefault is a flag's help as --help prints it: kong's, plus
 // "(default: X)" for a value with a default tag, which kong shows only in
-// place of a placeholder, unless the help already says "(default ...",
-// in words where the tag's value means something else (get --holder's
-// -1 is the caller). Booleans are off unless they say otherwise.
+// place of a placeholder, or "(default: $VAR)" for one read from the
+// environment, unless the help already says "(default ...", in words
+// where there is no tag (--timeout's "wait forever") or its value means
+// something else (get --holder's -1 is the caller). Booleans and counters
+// are off unless they say otherwise.
 func HelpWithDefault(v *kong.Value) string {
 	help := kong.DefaultHelpValueFormatter(v)
-	if v.Default == "" || v.IsBool() || strings.Contains(help, "(default") {
+	if v.IsBool() || v.IsCounter() || strings.Contains(help, "(default") {
 		return help
 	}
-	suffix := "(default: " + v.Default + ")"
+	var suffix string
+	switch {
+	case v.Default != "":
+		suffix = "(default: " + v.Default + ")"
+	case len(v.Tag.Envs) > 0:
+		help, suffix = v.Help, "(default: $"+strings.Join(v.Tag.Envs, ", else $")+")"
+	default:
+		return help
+	}
 	if body, ok := strings.CutSuffix(help, "."); ok {
 		return body + " " + suffix + "."
 	}

@@ -216,3 +216,40 @@ func TestWarnf(t *testing.T) {
 		t.Errorf("Warnf printed %q", got)
 	}
 }
+
+// TestHelpWithDefault: what --help says of each kind of flag's default.
+func TestHelpWithDefault(t *testing.T) {
+	var grammar struct {
+		Grace   Duration `default:"5s" help:"Time between TERM and KILL."`
+		Token   string   `env:"PKIT_T" help:"Authenticate with this token."`
+		Timeout Duration `help:"Give up after DUR (default: wait forever)."`
+		Dir     string   `env:"PKIT_D" help:"Directory (default: the runtime directory)."`
+		Quiet   bool     `help:"Print nothing."`
+		Verbose int      `type:"counter" help:"More output."`
+		Name    string   `help:"Name."`
+	}
+	p, err := Parser(&Command{Name: "tool", Grammar: &grammar}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"grace":   "Time between TERM and KILL (default: 5s).",
+		"token":   "Authenticate with this token (default: $PKIT_T).",
+		"timeout": "Give up after DUR (default: wait forever).",
+		"dir":     "Directory (default: the runtime directory) ($PKIT_D).",
+		"quiet":   "Print nothing.",
+		"verbose": "More output.",
+		"name":    "Name.", // says nothing: TestHelpDefaults in cmd fails for it
+	}
+	for _, f := range p.Model.Node.Flags {
+		if w, ok := want[f.Name]; ok {
+			if got := HelpWithDefault(f.Value); got != w {
+				t.Errorf("--%s: %q, want %q", f.Name, got, w)
+			}
+			delete(want, f.Name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("flags not in the model: %v", want)
+	}
+}

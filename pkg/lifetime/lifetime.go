@@ -67,6 +67,17 @@ func (g *Groups) Start() error {
 	return g.start()
 }
 
+// Prepare starts the watchdog in the background, so that its start
+// overlaps the work a tool does before its first job (taking a lock or an
+// item): a tool that will run a job calls it first thing. It guarantees
+// nothing by itself: Start is still called before the first job, and
+// returns once the watchdog runs (a failed start is tried again there, and
+// its error returned). A tool that ends without a job has started a
+// watchdog for nothing, and Close ends it.
+func (g *Groups) Prepare() {
+	go g.Start()
+}
+
 // start is Start with g.mu held.
 func (g *Groups) start() error {
 	if g.closed {

@@ -124,9 +124,9 @@ func TestCloseStopsStragglers(t *testing.T) {
 	}
 }
 
-func TestEndedForgetsEmptyGroups(t *testing.T) {
-	g := New(time.Second)
-	defer g.Close()
+// runTrue runs true as a job of g until it has ended.
+func runTrue(t *testing.T, g *Groups) {
+	t.Helper()
 	cmd := exec.Command("true")
 	cmd.SysProcAttr = Attr()
 	if err := cmd.Start(); err != nil {
@@ -137,6 +137,21 @@ func TestEndedForgetsEmptyGroups(t *testing.T) {
 	}
 	cmd.Wait()
 	g.Ended(cmd.Process.Pid)
+}
+
+// noChildLeft fails t if this process has a child, running or a zombie.
+func noChildLeft(t *testing.T) {
+	t.Helper()
+	var ws syscall.WaitStatus
+	if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Fatalf("a child is left after Close: wait4 = %d, %v", pid, err)
+	}
+}
+
+func TestEndedForgetsEmptyGroups(t *testing.T) {
+	g := New(time.Second)
+	defer g.Close()
+	runTrue(t, g)
 	g.mu.Lock()
 	n := len(g.live)
 	g.mu.Unlock()
@@ -151,4 +166,35 @@ func TestNoWorkNoWatchdog(t *testing.T) {
 	if g.watchdog != 0 {
 		t.Fatal("a watchdog started for a tool that started no job")
 	}
+}
+
+func TestPrepareStartsOneWatchdog(t *testing.T) {
+	g := New(time.Second)
+	g.Prepare()
+	g.Prepare()
+	if err := g.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wd := g.Watchdog()
+	if wd == 0 {
+		t.Fatal("no watchdog after Start")
+	}
+	runTrue(t, g)
+	if got := g.Watchdog(); got != wd {
+		t.Fatalf("watchdog %d replaced by %d", wd, got)
+	}
+	g.Close()
+	noChildLeft(t)
+}
+
+func TestPrepareThenCloseLeavesNothing(t *testing.T) {
+	g := New(time.Second)
+	g.Prepare()
+	g.Close()
+	// Whether the background start came before Close (which then ended
+	// the watchdog) or not, none starts from now on.
+	if err := g.Start(); err == nil {
+		t.Fatal("Start after Close succeeded")
+	}
+	noChildLeft(t)
 }

@@ -18,7 +18,7 @@ import (
 type Server struct {
 	Token    string `name:"token" env:"TOKEN" placeholder:"T" help:"With --url: authenticate with this token."`
 	User     string `name:"user" env:"USER" placeholder:"U" help:"With --url: authenticate as this user (with --password)."`
-	Password string `name:"password" env:"PASSWORD" placeholder:"P" help:"With --url: password of --user (prefer $$${env}: arguments are visible to other users) ($$${env})."`
+	Password string `name:"password" env:"PASSWORD" placeholder:"P" help:"With --url: password of --user (prefer $$${env}: arguments are visible to other users)."`
 	Creds    string `name:"creds" env:"CREDS" type:"path" placeholder:"FILE" help:"With --url: authenticate with this NATS credentials file (JWT and NKey seed)."`
 	TLSCA    string `name:"tls-ca" env:"TLS_CA" type:"path" placeholder:"FILE" help:"With --url: verify the server's certificate with this CA (PEM)."`
 	TLSCert  string `name:"tls-cert" env:"TLS_CERT" type:"path" placeholder:"FILE" help:"With --url: present this client certificate (PEM, with --tls-key)."`

@@ -21,9 +21,9 @@ import (
 
 // CLI is pjoin's command line.
 type CLI struct {
-	Timeout   cli.Duration `name:"timeout" short:"t" placeholder:"DUR" help:"Give up after DUR: exit 124 and list what still runs."`
+	Timeout   cli.Duration `name:"timeout" short:"t" placeholder:"DUR" help:"Give up after DUR: exit 124 and list what still runs (default: wait forever)."`
 	Any       bool         `name:"any" help:"Return when the first process ends."`
-	Count     int          `name:"count" short:"c" placeholder:"N" help:"Return when N processes have ended."`
+	Count     int          `name:"count" short:"c" placeholder:"N" help:"Return when N processes have ended (default: when all have)."`
 	Alive     bool         `name:"alive" help:"Exit 0 if every process is alive, 1 otherwise; do not wait (is_alive)."`
 	Status    bool         `name:"status" help:"Print one line per job (state, code, runtime) without waiting; with no arguments, every recorded job."`
 	Terminate bool         `name:"terminate" help:"Send TERM to each job's process group, KILL after --grace, and wait."`

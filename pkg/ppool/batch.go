@@ -10,8 +10,8 @@ import (
 
 // BatchFlags put several items in one job (-N, -n, -X).
 type BatchFlags struct {
-	MaxArgs  int  `short:"N" name:"max-args" group:"Batches" placeholder:"N" help:"Up to N items per job: {} is all of them, {1}...{N} each one."`
-	MaxArgsN int  `short:"n" name:"max-args-n" group:"Batches" placeholder:"N" help:"The same as -N (xargs -n)."`
+	MaxArgs  int  `short:"N" name:"max-args" group:"Batches" placeholder:"N" help:"Up to N items per job: {} is all of them, {1}...{N} each one (default: 1)."`
+	MaxArgsN int  `short:"n" name:"max-args-n" group:"Batches" placeholder:"N" help:"The same as -N (xargs -n) (default: 1)."`
 	Xargs    bool `short:"X" name:"xargs" group:"Batches" help:"As many items per job as fit in the system's argument limit."`
 }
 

@@ -20,11 +20,11 @@ import (
 // It is embedded in CLI; -j, --shell, --timeout, --grace, --joblog,
 // --json and --progress apply to the server too.
 type ListenFlags struct {
-	Listen         string       `placeholder:"ADDR" listen:"" group:"Server mode (--listen ADDR)" help:"Serve CMD once per connection on HOST:PORT, :PORT (loopback) or unix:PATH."`
-	MaxPerIP       int          `name:"max-per-ip" placeholder:"N" listen:"only" group:"Server mode (--listen ADDR)" help:"Close at once a connection beyond N from one IP."`
-	Idle           cli.Duration `placeholder:"DUR" listen:"only" group:"Server mode (--listen ADDR)" help:"End a connection that carries no data for DUR."`
+	Listen         string       `placeholder:"ADDR" listen:"" group:"Server mode (--listen ADDR)" help:"Serve CMD once per connection on HOST:PORT, :PORT (loopback) or unix:PATH (default: none, run CMD on the items)."`
+	MaxPerIP       int          `name:"max-per-ip" placeholder:"N" listen:"only" group:"Server mode (--listen ADDR)" help:"Close at once a connection beyond N from one IP (default: no limit)."`
+	Idle           cli.Duration `placeholder:"DUR" listen:"only" group:"Server mode (--listen ADDR)" help:"End a connection that carries no data for DUR (default: never)."`
 	StderrToClient bool         `name:"stderr-to-client" listen:"only" group:"Server mode (--listen ADDR)" help:"Send handlers' stderr to the client too."`
-	Ready          string       `type:"path" placeholder:"FILE" listen:"only" group:"Server mode (--listen ADDR)" help:"Write the bound address to FILE once listening."`
+	Ready          string       `type:"path" placeholder:"FILE" listen:"only" group:"Server mode (--listen ADDR)" help:"Write the bound address to FILE once listening (default: none)."`
 	PrintAddr      bool         `name:"print-addr" listen:"only" group:"Server mode (--listen ADDR)" help:"Print the bound address on stdout once listening."`
 
 	given map[string]bool // flags named on the command line

@@ -21,10 +21,10 @@ type PipeFlags struct {
 	Pipe     bool    `group:"Pipe mode" help:"Cut stdin into blocks of whole records and feed each block to a job's stdin."`
 	Pipepart bool    `group:"Pipe mode" help:"Like --pipe for the file of -a FILE: each job reads its byte range, which ppool never reads through itself."`
 	Block    string  `group:"Pipe mode" default:"1M" placeholder:"SIZE" help:"Block size: bytes (K, M, G suffixes); with --pipepart -N (--block=-N) for N blocks per job slot."`
-	Recend   *string `group:"Pipe mode" placeholder:"STR" help:"Records end with STR (\\n, \\t, \\0, \\\\ escapes; default \\n, or empty with --recstart alone)."`
-	Recstart *string `group:"Pipe mode" placeholder:"STR" help:"Records start with STR (default empty)."`
+	Recend   *string `group:"Pipe mode" placeholder:"STR" help:"Records end with STR (\\n, \\t, \\0, \\\\ escapes) (default: \\n, or empty with --recstart alone)."`
+	Recstart *string `group:"Pipe mode" placeholder:"STR" help:"Records start with STR (default: empty)."`
 	Regexp   bool    `group:"Pipe mode" help:"--recend and --recstart are regular expressions."`
-	Header   int     `group:"Pipe mode" placeholder:"N" help:"Repeat the first N lines of the input before every block."`
+	Header   int     `group:"Pipe mode" placeholder:"N" help:"Repeat the first N lines of the input before every block (default: 0)."`
 	// RoundRobin implies --pipe unless --pipepart is given, as in parallel.
 	RoundRobin bool `name:"round-robin" group:"Pipe mode" help:"Start -j jobs in all and deal the blocks to whichever is ready to read (no process per block); the header once each."`
 }

@@ -18,23 +18,23 @@ import (
 type CLI struct {
 	Jobs         string       `listen:"" short:"j" default:"100%" help:"Jobs at once: N, N% of the CPUs, or 0 for as many as there are items."`
 	Null         bool         `short:"0" help:"Items on stdin and in -a files end with NUL, not newline."`
-	ArgFile      []string     `short:"a" name:"arg-file" type:"path" help:"Read items from FILE (repeatable: one input source each)."`
+	ArgFile      []string     `short:"a" name:"arg-file" type:"path" help:"Read items from FILE (repeatable: one input source each) (default: the ::: items, else stdin)."`
 	Link         bool         `help:"Pair the input sources item by item instead of taking their cartesian product."`
-	Colsep       string       `short:"C" help:"Split each item into columns {1} {2}... at this regular expression."`
-	Shell        string       `listen:"" placeholder:"SHELL" help:"Run CMD as SHELL -c SCRIPT, e.g. bash. Default: CMD runs directly; a one-word script with $PARALLEL_SHELL or else sh; a function exported by bash with bash."`
+	Colsep       string       `short:"C" help:"Split each item into columns {1} {2}... at this regular expression (default: none, an item is one column)."`
+	Shell        string       `listen:"" placeholder:"SHELL" help:"Run CMD as SHELL -c SCRIPT, e.g. bash (default: none: CMD runs directly, a one-word script with $PARALLEL_SHELL or else sh, a function exported by bash with bash)."`
 	KeepOrder    bool         `short:"k" name:"keep-order" help:"Print outputs in input order."`
 	LineBuffer   bool         `name:"line-buffer" help:"Print output line by line as it comes, never splitting a line."`
 	Tag          bool         `help:"Prefix each output line with the item and a tab."`
 	Ungroup      bool         `short:"u" help:"Let jobs write straight to stdout and stderr (fastest; lines may mix)."`
-	Timeout      cli.Duration `listen:"" help:"Stop a job that runs longer than DUR (TERM, then KILL after --grace)."`
+	Timeout      cli.Duration `listen:"" help:"Stop a job that runs longer than DUR (TERM, then KILL after --grace) (default: no limit)."`
 	Grace        cli.Duration `listen:"" default:"2s" help:"Time between TERM and KILL."`
 	Retries      int          `default:"1" help:"Run a failing job up to N times in all."`
 	Halt         string       `default:"never" help:"When to stop: now|soon,fail=N|success=N|done=N (N may be a percentage), or never." completion-predictor:"halt"`
-	Delay        cli.Duration `help:"Wait at least DUR between job starts."`
-	Load         float64      `help:"Start no job while the 1-minute load average is above this."`
-	Memfree      string       `help:"Start no job while available memory is below SIZE (e.g. 500M, 2G)."`
+	Delay        cli.Duration `help:"Wait at least DUR between job starts (default: no wait)."`
+	Load         float64      `help:"Start no job while the 1-minute load average is above this (default: no limit)."`
+	Memfree      string       `help:"Start no job while available memory is below SIZE, e.g. 500M, 2G (default: no limit)."`
 	DryRun       bool         `name:"dry-run" help:"Print the commands instead of running them."`
-	Joblog       string       `listen:"" type:"path" help:"Write a GNU parallel compatible job log to FILE."`
+	Joblog       string       `listen:"" type:"path" help:"Write a GNU parallel compatible job log to FILE (default: none)."`
 	Resume       bool         `help:"Skip jobs already in the --joblog."`
 	ResumeFailed bool         `name:"resume-failed" help:"Skip jobs that succeeded in the --joblog; rerun the failed."`
 	JSON         bool         `listen:"" name:"json" help:"Print one JSON record per job instead of its output."`

@@ -24,8 +24,8 @@ import (
 // --results puts a record of every job to one. The queues are local or on
 // a NATS server, chosen by the same flags as pqueue's (qconn.Flags).
 type QueueFlags struct {
-	Queue   string `name:"queue" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Take the items from the pqueue queue NAME, each under a lease held while its job runs: done when the job succeeds, given back (nack) when it fails. Ends when the queue is empty (see --follow)." completion-predictor:"queues"`
-	Results string `name:"results" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Put one JSON record per job (item, exit, signal, host, stdout, stderr, runtime, ...) to the pqueue queue NAME." completion-predictor:"queues"`
+	Queue   string `name:"queue" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Take the items from the pqueue queue NAME, each under a lease held while its job runs: done when the job succeeds, given back (nack) when it fails. Ends when the queue is empty (see --follow) (default: none, items come from ::: or stdin)." completion-predictor:"queues"`
+	Results string `name:"results" placeholder:"NAME" group:"Queues (--queue NAME, --results NAME)" help:"Put one JSON record per job (item, exit, signal, host, stdout, stderr, runtime, ...) to the pqueue queue NAME (default: none)." completion-predictor:"queues"`
 	Follow  bool   `short:"f" name:"follow" group:"Queues (--queue NAME, --results NAME)" help:"With --queue: when the queue is empty, wait for more items until interrupted."`
 	// NackDelay is read only when given (ListenFlags.given knows): the
 	// default is a back-off, not a fixed delay.

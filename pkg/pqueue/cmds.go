@@ -45,7 +45,7 @@ func (c *DoneCmd) Run(g *Globals, env *cli.Env) error {
 type NackCmd struct {
 	Name  string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	IDs   []string     `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
-	Delay cli.Duration `placeholder:"DUR" help:"Deliver the items again only after DUR."`
+	Delay cli.Duration `placeholder:"DUR" help:"Deliver the items again only after DUR (default: at once)."`
 }
 
 // Run gives the leased items back.
@@ -159,7 +159,7 @@ func eachLease(ids []string, op func(id string) error) error {
 // JoinCmd is `pqueue join`.
 type JoinCmd struct {
 	Name    string       `arg:"" help:"Queue name." completion-predictor:"queues"`
-	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124)."`
+	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124) (default: wait forever)."`
 }
 
 // Run waits until every item put has been done, and for a queue that does

@@ -31,6 +31,9 @@ func (c *GetCmd) runExec(g *Globals, env *cli.Env) error {
 		}
 		return cli.Exitf(cli.ExitNotExec, "%s: %v", c.Cmd[0], err)
 	}
+	groups := lifetime.New(c.Grace.D())
+	defer groups.Close()
+	groups.Prepare()
 	ctx, which, stop := onSignals(context.Background())
 	defer stop()
 	waitCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -47,8 +50,6 @@ func (c *GetCmd) runExec(g *Globals, env *cli.Env) error {
 	}
 	defer b.Close()
 	defer q.Close()
-	groups := lifetime.New(c.Grace.D())
-	defer groups.Close()
 	lease := c.Lease.D()
 	if lease == 0 {
 		lease = q.Config().LeaseOrDefault()

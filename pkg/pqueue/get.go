@@ -22,10 +22,10 @@ type GetCmd struct {
 	Cmd     []string      `arg:"" optional:"" passthrough:"" help:"With --exec: the command to run on each item (after --)."`
 	Count   int           `short:"n" name:"count" default:"1" placeholder:"N" help:"Take N items (default 1), waiting for each; with --nowait at most N."`
 	Follow  bool          `short:"f" name:"follow" help:"Keep taking items as they arrive, until interrupted (with --nowait: until the queue is empty)."`
-	Timeout cli.Duration  `placeholder:"DUR" help:"Wait at most DUR for items (exit 124; items already taken are printed)."`
+	Timeout cli.Duration  `placeholder:"DUR" help:"Wait at most DUR for items (exit 124; items already taken are printed) (default: wait forever)."`
 	NoWait  bool          `name:"nowait" help:"Do not wait: take what is ready, exit 1 (\"empty\") if nothing is."`
-	Lease   cli.Duration  `placeholder:"DUR" help:"Take items under a lease of DUR and print ID<TAB>ITEM: the item is delivered again unless 'pqueue done' acknowledges it in time (or if the holder dies)."`
-	Holder  int           `placeholder:"PID" default:"-1" help:"With --lease: the process whose exit releases the lease at once (default: pqueue's parent, the calling script; 0: none)."`
+	Lease   cli.Duration  `placeholder:"DUR" help:"Take items under a lease of DUR and print ID<TAB>ITEM: the item is delivered again unless 'pqueue done' acknowledges it in time (or if the holder dies) (default: no lease, a taken item is gone; with --exec, the queue's lease)."`
+	Holder  int           `placeholder:"PID" default:"-1" help:"With --lease: the process whose exit releases the lease at once (default: the calling script, pqueue's parent or the shell of a subshell; 0: none)."`
 	Exec    bool          `short:"x" name:"exec" help:"Run the command after -- on each item, given as a line on its stdin (or in place of {} in its arguments); done if it exits 0, nack otherwise."`
 	Delay   *cli.Duration `name:"nack-delay" placeholder:"DUR" help:"With --exec: when the command fails, deliver the item again after DUR (default: back off, 1s doubling with each failure up to 5m)."`
 	Grace   cli.Duration  `default:"5s" placeholder:"DUR" help:"With --exec: on a signal, or when pqueue dies, the command's process group gets TERM, then KILL after DUR."`

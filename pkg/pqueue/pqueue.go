@@ -9,11 +9,11 @@ package pqueue
 import (
 	"context"
 	"errors"
-	"os"
 	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/queue"
 	"github.com/pkit-sh/pkit/pkg/queue/qconn"
 )
@@ -161,6 +161,6 @@ func queueError(err error, timeout cli.Duration) error {
 }
 
 // holderDefault is the process whose death releases a --lease: the caller
-// of pqueue (the script that will run done), since pqueue itself exits at
-// once.
-func holderDefault() int { return os.Getppid() }
+// of pqueue (the script that will run done, not the subshell of
+// line=$(pqueue get ...)), since pqueue itself exits at once.
+func holderDefault() int { return proc.Caller() }

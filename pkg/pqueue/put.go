@@ -16,7 +16,7 @@ type PutCmd struct {
 	Name    string       `arg:"" help:"Queue name." completion-predictor:"queues"`
 	Items   []string     `arg:"" optional:"" help:"Items to put; none: read them from stdin, one a line (or NUL-separated with -0)."`
 	Null    bool         `short:"0" name:"null" help:"Stdin items are separated by NUL bytes instead of newlines."`
-	Timeout cli.Duration `placeholder:"DUR" help:"While the queue is full, wait at most DUR (exit 124)."`
+	Timeout cli.Duration `placeholder:"DUR" help:"While the queue is full, wait at most DUR (exit 124) (default: wait forever)."`
 	NoWait  bool         `name:"nowait" help:"Do not wait while the queue is full: exit 1 (\"full\")."`
 }
 

@@ -28,15 +28,15 @@ type grammar struct {
 	Listen     string   `help:"Address to listen on (HOST:PORT; port 0 picks a free one)." default:"127.0.0.1:4222" placeholder:"ADDR"`
 	Store      string   `help:"Directory of the queues' store (default: pqueued under the runtime directory)." type:"path" placeholder:"DIR"`
 	Token      string   `help:"Require this client token." env:"PQUEUE_TOKEN" placeholder:"T"`
-	User       string   `help:"Require this user (with --password)." placeholder:"U"`
+	User       string   `help:"Require this user (with --password) (default: none)." placeholder:"U"`
 	Password   string   `help:"Password of --user." env:"PQUEUE_PASSWORD" placeholder:"P"`
-	TLSCert    string   `name:"tls-cert" help:"Serve TLS with this certificate (PEM)." type:"path" placeholder:"FILE"`
-	TLSKey     string   `name:"tls-key" help:"Private key of --tls-cert (PEM)." type:"path" placeholder:"FILE"`
-	TLSCA      string   `name:"tls-ca" help:"Require client certificates signed by this CA (PEM)." type:"path" placeholder:"FILE"`
+	TLSCert    string   `name:"tls-cert" help:"Serve TLS with this certificate (PEM) (default: none, plain TCP)." type:"path" placeholder:"FILE"`
+	TLSKey     string   `name:"tls-key" help:"Private key of --tls-cert (PEM) (default: none)." type:"path" placeholder:"FILE"`
+	TLSCA      string   `name:"tls-ca" help:"Require client certificates signed by this CA (PEM) (default: none)." type:"path" placeholder:"FILE"`
 	Sync       string   `help:"When to fsync: 'always' (every message, survives power loss) or 'default' (periodically)." enum:"default,always" default:"default"`
-	Cluster    string   `help:"Join a cluster: listen for routes on HOST:PORT." placeholder:"ADDR"`
-	Routes     []string `help:"Cluster routes to other members (nats://HOST:PORT)." placeholder:"URL"`
-	ServerName string   `name:"name" help:"Server name (required in a cluster)." placeholder:"NAME"`
+	Cluster    string   `help:"Join a cluster: listen for routes on HOST:PORT (default: none, a single server)." placeholder:"ADDR"`
+	Routes     []string `help:"Cluster routes to other members, nats://HOST:PORT (default: none)." placeholder:"URL"`
+	ServerName string   `name:"name" help:"Server name, required in a cluster (default: generated)." placeholder:"NAME"`
 }
 
 func (g *grammar) Run(env *cli.Env) error {

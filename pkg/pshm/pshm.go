@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
@@ -240,7 +241,7 @@ func waitContext(timeout cli.Duration) (context.Context, func(error) error) {
 // runs pshm) to an owner identity.
 func ownerOf(pid int) (shm.Owner, error) {
 	if pid == 0 {
-		pid = os.Getppid()
+		pid = proc.Caller()
 	}
 	o, err := shm.OwnerOf(pid)
 	if err != nil {

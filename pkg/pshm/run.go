@@ -32,15 +32,19 @@ func command(args []string) []string {
 // signal thread per signal, which overlaps with opening the object. Wait
 // on the returned function before taking the lock or slot: from then on a
 // signal must not kill pshm, which would leave the lock to a command that
-// may not have started yet.
-func subscribe() (sigs chan os.Signal, ready func()) {
+// may not have started yet. It also starts the lifetime watchdog of the
+// command's process group (whose members get grace between TERM and
+// KILL) in the background: close groups on the way out.
+func subscribe(grace time.Duration) (sigs chan os.Signal, groups *lifetime.Groups, ready func()) {
 	sigs = make(chan os.Signal, 4)
 	done := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 		close(done)
 	}()
-	return sigs, func() { <-done }
+	groups = lifetime.New(grace)
+	groups.Prepare()
+	return sigs, groups, func() { <-done }
 }
 
 // runCommand runs argv with pshm's standard streams (and extra environment)
@@ -53,10 +57,10 @@ func subscribe() (sigs chan os.Signal, ready func()) {
 // A signal in sigs (subscribed with subscribe) is passed on to the whole
 // group and makes pshm's status 128+N once the command has ended; a
 // signal that came before the command started keeps it from starting. The
-// group dies with pshm whatever kills pshm (lifetime.Groups), and members
-// left behind by the command are stopped (TERM, then KILL after grace)
-// before runCommand returns.
-func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.Duration, started func(pgid int) error, extraEnv ...string) (int, error) {
+// group dies with pshm whatever kills pshm (groups, from subscribe), and
+// members left behind by the command are stopped (TERM, then KILL after
+// the grace period) before runCommand returns.
+func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, groups *lifetime.Groups, started func(pgid int) error, extraEnv ...string) (int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
 	if len(extraEnv) > 0 {
@@ -75,7 +79,6 @@ func runCommand(env *cli.Env, argv []string, sigs <-chan os.Signal, grace time.D
 		return 0, signalExit(s)
 	default:
 	}
-	groups := lifetime.New(grace)
 	defer groups.Close()
 	if fg {
 		// Also when the exec fails: the child took the terminal first.

@@ -11,16 +11,17 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/lifetime"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/shm"
 )
 
 type lockCmd struct {
 	Name    string       `arg:"" help:"Lock name; an existing object's own lock is used (as Python's Value.get_lock())." completion-predictor:"shm"`
 	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding the lock (after --)."`
-	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124) (default: 0, wait forever)."`
 	Acquire bool         `xor:"mode" help:"Take the lock for --owner and return, for scripts that hold it across commands."`
 	Release bool         `xor:"mode" help:"Release the lock held by --owner."`
-	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: pshm's parent, the calling shell). The lock is freed when it dies."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process that holds the lock (default: the calling script, pshm's parent or the shell of a subshell). The lock is freed when it dies."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
 	NoWait  bool         `name:"nonblock" short:"n" help:"Try once: exit 1 at once if the lock is taken (flock -n)."`
 }
@@ -46,9 +47,11 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		return cli.Usagef("--owner applies to --acquire and --release")
 	}
 	var sigs chan os.Signal
+	var groups *lifetime.Groups
 	ready := func() {}
 	if len(argv) > 0 {
-		sigs, ready = subscribe()
+		sigs, groups, ready = subscribe(c.Grace.D())
+		defer groups.Close()
 	}
 	obj, err := lockObject(c.Name)
 	if err != nil {
@@ -59,7 +62,7 @@ func (c *lockCmd) Run(env *cli.Env) error {
 	if c.Release {
 		pid := c.Owner
 		if pid == 0 {
-			pid = os.Getppid()
+			pid = proc.Caller()
 		}
 		if err := m.ReleaseBy(pid); err != nil {
 			return fmt.Errorf("release %s: %w", c.Name, err)
@@ -73,7 +76,7 @@ func (c *lockCmd) Run(env *cli.Env) error {
 		wait:    m.Lock,
 		group:   m.SetGroup,
 		release: m.Unlock,
-	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, argv, sigs, groups)
 }
 
 // holder is what a lock and a semaphore share: a slot taken by an owner,
@@ -90,9 +93,10 @@ type holder struct {
 
 // hold takes h, then returns if acquire (the slot stays with --owner) or runs
 // argv holding it and gives it back once the command's process group is
-// gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs are
-// the signals caught for the command (subscribe), nil with acquire.
-func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout, grace cli.Duration, argv []string, sigs <-chan os.Signal) error {
+// gone. A recovery is reported on stderr and in $PSHM_RECOVERED. sigs and
+// groups are the signals caught for the command and its lifetime
+// (subscribe), nil with acquire.
+func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout cli.Duration, argv []string, sigs <-chan os.Signal, groups *lifetime.Groups) error {
 	if nowait && timeout != 0 {
 		return cli.Usagef("--nonblock tries once; it takes no --timeout")
 	}
@@ -128,7 +132,7 @@ func hold(env *cli.Env, h holder, acquire bool, owner int, nowait bool, timeout,
 	if acquire {
 		return nil
 	}
-	pgid, runErr := runCommand(env, argv, sigs, grace.D(), func(pgid int) error {
+	pgid, runErr := runCommand(env, argv, sigs, groups, func(pgid int) error {
 		g, err := shm.GroupOf(pgid)
 		if err == nil {
 			err = h.group(me, g)
@@ -151,10 +155,10 @@ type semCmd struct {
 	Name    string       `arg:"" help:"Semaphore name." completion-predictor:"shm"`
 	Cmd     []string     `arg:"" optional:"" passthrough:"" help:"Command to run holding a slot (after --); with --posix: post, wait, trywait, value, create [VALUE] or unlink."`
 	Slots   int          `name:"slots" short:"n" placeholder:"N" help:"Number of slots, set when the semaphore is created on first use (default 1); must match an existing one."`
-	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124); 0 waits forever."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up waiting after DUR (exit 124) (default: 0, wait forever)."`
 	Acquire bool         `xor:"mode" help:"Take a slot for --owner and return."`
 	Release bool         `xor:"mode" help:"Release a slot held by --owner."`
-	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: pshm's parent). Its slot is freed when it dies."`
+	Owner   int          `placeholder:"PID" help:"With --acquire/--release: the process holding the slot (default: the calling script, pshm's parent or the shell of a subshell). Its slot is freed when it dies."`
 	Posix   bool         `help:"Use the glibc named semaphore /dev/shm/sem.NAME (sem_open(\"/NAME\") in C, posix_ipc in Python)."`
 	Grace   cli.Duration `default:"5s" placeholder:"DUR" help:"Time the command's process group gets between TERM and KILL when pshm stops it (pshm killed, or members left behind)."`
 	NoWait  bool         `name:"nonblock" help:"Try once: exit 1 at once if no slot is free (flock -n; -n is --slots here)."`
@@ -175,9 +179,11 @@ func (c *semCmd) Run(env *cli.Env) error {
 		return cli.Usagef("invalid -n %d", c.Slots)
 	}
 	var sigs chan os.Signal
+	var groups *lifetime.Groups
 	ready := func() {}
 	if len(argv) > 0 {
-		sigs, ready = subscribe()
+		sigs, groups, ready = subscribe(c.Grace.D())
+		defer groups.Close()
 	}
 	obj, err := openSized(c.Name, shm.KindSem, c.Slots, 1)
 	if err != nil {
@@ -187,7 +193,7 @@ func (c *semCmd) Run(env *cli.Env) error {
 	if c.Release {
 		pid := c.Owner
 		if pid == 0 {
-			pid = os.Getppid()
+			pid = proc.Caller()
 		}
 		return fail(obj.SemRelease(shm.Owner{PID: pid}, true))
 	}
@@ -199,7 +205,7 @@ func (c *semCmd) Run(env *cli.Env) error {
 		wait:    obj.SemAcquire,
 		group:   obj.SemSetGroup,
 		release: func(me shm.Owner) error { return obj.SemRelease(me, false) },
-	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, c.Grace, argv, sigs)
+	}, c.Acquire, c.Owner, c.NoWait, c.Timeout, argv, sigs, groups)
 }
 
 // posixTimeout takes -t/--timeout from after the action (kong passes
@@ -299,7 +305,7 @@ func (c *semCmd) posix(env *cli.Env, argv []string) error {
 type eventCmd struct {
 	Name    string       `arg:"" help:"Event name (created, clear, on first use)." completion-predictor:"shm"`
 	Action  string       `arg:"" enum:"set,clear,wait,is-set" help:"set, clear, wait (until set) or is-set (exit 0 if set, 1 if not)."`
-	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124); 0 waits forever."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124) (default: 0, wait forever)."`
 }
 
 func (c *eventCmd) Run(env *cli.Env) error {
@@ -328,8 +334,8 @@ func (c *eventCmd) Run(env *cli.Env) error {
 
 type barrierCmd struct {
 	Name    string       `arg:"" help:"Barrier name." completion-predictor:"shm"`
-	Parties int          `name:"parties" short:"n" placeholder:"N" help:"Number of processes to wait for (needed when the barrier is created on first use; must match an existing one)."`
-	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived."`
+	Parties int          `name:"parties" short:"n" placeholder:"N" help:"Number of processes to wait for: needed when the barrier is created on first use, must match an existing one (default: the existing barrier's)."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived (default: wait forever)."`
 }
 
 func (c *barrierCmd) Run(env *cli.Env) error {

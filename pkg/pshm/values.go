@@ -16,7 +16,7 @@ type createCmd struct {
 	Name    string   `arg:"" help:"Object name: letters, digits and ._@+- (the file /dev/shm/NAME)."`
 	Type    string   `arg:"" help:"Element type: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bytes:N str:N, or a Python typecode (b h i l q B H I L Q f d c); or lock, sem, event, barrier, dict[:KEYSIZE:VALSIZE]."`
 	Len     *int     `short:"n" placeholder:"N" help:"Array length (default 1); slots of a sem (default 1); parties of a barrier; entries of a dict (default 256)."`
-	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array."`
+	Init    []string `placeholder:"V" sep:"none" help:"Initial value of the next element (repeatable); one value fills the whole array (default: 0, or empty for bytes and str)."`
 	Values  []string `arg:"" optional:"" name:"value" help:"More initial values, after --init's: pshm create A i32 -n 3 --init 0 1 2."`
 	Mode    string   `default:"0600" placeholder:"MODE" help:"Permission bits, octal."`
 	ExistOK bool     `name:"exist-ok" help:"Succeed if the object already exists with the same type and length (it is left unchanged)."`
@@ -270,7 +270,7 @@ type waitCmd struct {
 	Ref     string       `arg:"" name:"name[i]" help:"NAME or NAME[I]." completion-predictor:"shm"`
 	Value   string       `arg:"" optional:"" help:"Value to compare with (or give it in --until)."`
 	Until   string       `required:"" placeholder:"OP" help:"Comparison: == != < <= > >= (or eq ne lt le gt ge), optionally followed by the value, e.g. '>= 10'."`
-	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); 0 waits forever."`
+	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124) (default: 0, wait forever)."`
 }
 
 // condSyntax is an --until comparison: an operator, maybe with its value.

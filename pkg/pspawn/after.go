@@ -11,8 +11,8 @@ import (
 
 // After is the grammar of the dependency flags, embedded in CLI.
 type After struct {
-	After    []string `name:"after" sep:"," placeholder:"JOB,..." help:"Start only once every JOB (id or name) has ended with status 0; if one fails the job never starts and is recorded as dependency-failed." completion-predictor:"jobs"`
-	AfterAny []string `name:"after-any" sep:"," placeholder:"JOB,..." help:"Start once every JOB has ended, whatever its status." completion-predictor:"jobs"`
+	After    []string `name:"after" sep:"," placeholder:"JOB,..." help:"Start only once every JOB (id or name) has ended with status 0; if one fails the job never starts and is recorded as dependency-failed (default: none)." completion-predictor:"jobs"`
+	AfterAny []string `name:"after-any" sep:"," placeholder:"JOB,..." help:"Start once every JOB has ended, whatever its status (default: none)." completion-predictor:"jobs"`
 }
 
 // plan resolves the jobs named (each must have a record: running,

@@ -20,28 +20,29 @@ import (
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 	"github.com/pkit-sh/pkit/pkg/job"
+	"github.com/pkit-sh/pkit/pkg/proc"
 	"github.com/pkit-sh/pkit/pkg/procwait"
 )
 
 // CLI is pspawn's command line.
 type CLI struct {
 	Copies    int          `short:"n" name:"copies" default:"1" placeholder:"N" help:"Start N copies; {#} in the arguments (and --name) is the copy number."`
-	Name      *string      `name:"name" placeholder:"NAME" help:"Name the job (unique among running jobs); pjoin accepts it."`
+	Name      *string      `name:"name" placeholder:"NAME" help:"Name the job (unique among running jobs); pjoin accepts it (default: none, only its id)."`
 	Daemon    bool         `name:"daemon" help:"Terminate the job when the process that called pspawn exits (TERM, then KILL after --grace)."`
 	Grace     cli.Duration `name:"grace" default:"5s" placeholder:"DUR" help:"Time between TERM and KILL whenever the job is stopped (--daemon, a signal, the supervisor's death)."`
 	Detach    bool         `name:"detach" help:"Run in a new session, immune to SIGHUP: survives logout."`
-	Timeout   cli.Duration `name:"timeout" placeholder:"DUR" help:"Send --signal to the job's process group after DUR; recorded as a timeout."`
-	KillAfter cli.Duration `name:"kill-after" placeholder:"DUR" help:"With --timeout: send KILL if the job still runs DUR after the signal."`
+	Timeout   cli.Duration `name:"timeout" placeholder:"DUR" help:"Send --signal to the job's process group after DUR; recorded as a timeout (default: no limit)."`
+	KillAfter cli.Duration `name:"kill-after" placeholder:"DUR" help:"With --timeout: send KILL if the job still runs DUR after the signal (default: never)."`
 	Signal    string       `name:"signal" short:"s" default:"TERM" placeholder:"SIG" help:"Signal sent on --timeout." completion-predictor:"signals"`
-	Stdin     string       `name:"stdin" placeholder:"PATH" predictor:"file" help:"Read standard input from PATH (a file or FIFO; default /dev/null)."`
-	Stdout    string       `name:"stdout" placeholder:"PATH" predictor:"file" help:"Write standard output to PATH (file or FIFO; default the job's log)."`
-	Stderr    string       `name:"stderr" placeholder:"PATH" predictor:"file" help:"Write standard error to PATH (file or FIFO; default the job's log)."`
+	Stdin     string       `name:"stdin" placeholder:"PATH" predictor:"file" help:"Read standard input from PATH, a file or FIFO (default: /dev/null)."`
+	Stdout    string       `name:"stdout" placeholder:"PATH" predictor:"file" help:"Write standard output to PATH, a file or FIFO (default: the job's log)."`
+	Stderr    string       `name:"stderr" placeholder:"PATH" predictor:"file" help:"Write standard error to PATH, a file or FIFO (default: the job's log)."`
 	Append    bool         `name:"append" help:"Append to --stdout/--stderr files instead of truncating them."`
 	Mkfifo    bool         `name:"mkfifo" help:"Create missing --stdin/--stdout/--stderr paths as FIFOs (mode 0600)."`
-	Cwd       string       `name:"cwd" placeholder:"DIR" predictor:"file" help:"Run in DIR."`
-	Env       []string     `name:"env" short:"e" sep:"none" placeholder:"K=V" help:"Set an environment variable (repeatable)."`
+	Cwd       string       `name:"cwd" placeholder:"DIR" predictor:"file" help:"Run in DIR (default: the current directory)."`
+	Env       []string     `name:"env" short:"e" sep:"none" placeholder:"K=V" help:"Set an environment variable (repeatable) (default: pspawn's environment as is)."`
 	ClearEnv  bool         `name:"clear-env" help:"Start from an empty environment (only --env variables)."`
-	Nice      int          `name:"nice" placeholder:"N" help:"Run at niceness N (as nice -n N)."`
+	Nice      int          `name:"nice" placeholder:"N" help:"Run at niceness N, as nice -n N (default: pspawn's own)."`
 	Wait      bool         `name:"wait" short:"w" help:"Run in the foreground like subprocess.run: stdio attached, signals forwarded, exit with the job's status."`
 	JSON      bool         `name:"json" help:"Print each job as a JSON object."`
 	Restart
@@ -214,7 +215,7 @@ func (c *CLI) plan() (*spec, error) {
 		return nil, err
 	}
 	if c.Daemon {
-		sp.Caller = callerPID()
+		sp.Caller = proc.Caller()
 	}
 	return sp, nil
 }

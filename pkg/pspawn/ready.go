@@ -18,9 +18,9 @@ import (
 
 // Ready is the grammar of the readiness flags, embedded in CLI.
 type Ready struct {
-	ReadyLine    string       `name:"ready-line" placeholder:"REGEX" help:"Return only once a line of the job's output matches REGEX (the output still goes to the log or --stdout)."`
-	ReadyFile    string       `name:"ready-file" placeholder:"PATH" predictor:"file" help:"Return only once PATH exists."`
-	ReadyFD      int          `name:"ready-fd" placeholder:"N" help:"Return only once the job writes a line to its file descriptor N (s6's notification-fd)."`
+	ReadyLine    string       `name:"ready-line" placeholder:"REGEX" help:"Return only once a line of the job's output matches REGEX (the output still goes to the log or --stdout) (default: return once started)."`
+	ReadyFile    string       `name:"ready-file" placeholder:"PATH" predictor:"file" help:"Return only once PATH exists (default: return once started)."`
+	ReadyFD      int          `name:"ready-fd" placeholder:"N" help:"Return only once the job writes a line to its file descriptor N, s6's notification-fd (default: return once started)."`
 	ReadyTimeout cli.Duration `name:"ready-timeout" default:"1m" placeholder:"DUR" help:"With --ready-*: give up after DUR, terminate the job and exit 124."`
 }
 

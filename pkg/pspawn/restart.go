@@ -16,10 +16,10 @@ import (
 
 // Restart is the grammar of --restart and its companions, embedded in CLI.
 type Restart struct {
-	Restart     string       `name:"restart" placeholder:"WHEN" enum:"on-failure,always," default:"" help:"Run the command again when it ends: on-failure (a non-zero code, a signal, a timeout) or always."`
+	Restart     string       `name:"restart" placeholder:"WHEN" enum:"on-failure,always," default:"" help:"Run the command again when it ends: on-failure (a non-zero code, a signal, a timeout) or always (default: never)."`
 	Backoff     string       `name:"backoff" placeholder:"MIN[:MAX]" help:"With --restart: wait MIN before the first restart, doubling (with 10% jitter) up to MAX; reset after a run longer than MAX (default 1s:1m; 0 restarts at once)."`
-	MaxRestarts int          `name:"max-restarts" placeholder:"N" help:"With --restart: after N restarts (within --within) stop and record the job as failed."`
-	Within      cli.Duration `name:"within" placeholder:"DUR" help:"With --max-restarts: count only the restarts of the last DUR."`
+	MaxRestarts int          `name:"max-restarts" placeholder:"N" help:"With --restart: after N restarts (within --within) stop and record the job as failed (default: no limit)."`
+	Within      cli.Duration `name:"within" placeholder:"DUR" help:"With --max-restarts: count only the restarts of the last DUR (default: all of them)."`
 }
 
 // Default back-off of --restart.

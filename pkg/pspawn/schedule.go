@@ -10,8 +10,8 @@ import (
 
 // Schedule is the grammar of the deferred start, embedded in CLI.
 type Schedule struct {
-	In cli.Duration `name:"in" placeholder:"DUR" help:"Start the command DUR from now; the job is scheduled until then."`
-	At string       `name:"at" placeholder:"TIME" help:"Start the command at TIME: HH:MM local time (the next such time) or RFC 3339."`
+	In cli.Duration `name:"in" placeholder:"DUR" help:"Start the command DUR from now; the job is scheduled until then (default: at once)."`
+	At string       `name:"at" placeholder:"TIME" help:"Start the command at TIME: HH:MM local time (the next such time) or RFC 3339 (default: at once)."`
 }
 
 // plan turns --in or --at into the start time in sp.

@@ -1,8 +1,6 @@
 package pspawn
 
 import (
-	"os"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -22,7 +20,3 @@ func dup2(fd, to int) error {
 // otherChildren is false: without a subreaper, the jobs are the only
 // children besides the watchdog.
 func otherChildren(except int) bool { return false }
-
-// callerPID is pspawn's parent: darwin offers no way to tell a subshell
-// from the shell that forked it.
-func callerPID() int { return os.Getppid() }

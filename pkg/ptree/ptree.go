@@ -33,21 +33,21 @@ type CLI struct {
 	Threads  bool         `short:"T" help:"Show each process's threads as {name}(tid) before its children."`
 	Long     bool         `short:"l" help:"Add user, RSS, CPU%, start time and the full command line."`
 	States   bool         `help:"Print the meaning of the state letters and modifiers, and exit."`
-	State    string       `placeholder:"LETTERS" help:"Only processes in these states, e.g. Z,D or ZD (with their ancestors unless --flat)." completion-predictor:"ptree-state"`
-	User     []string     `short:"u" placeholder:"USER" sep:"," help:"Only processes of these users (names or UIDs; repeatable, comma-separated)."`
-	Name     string       `short:"n" placeholder:"REGEXP" help:"Only processes whose name or command line matches REGEXP."`
-	PID      []int        `short:"p" name:"pid" placeholder:"PID" sep:"," help:"Only the subtree of PID (repeatable, comma-separated)."`
+	State    string       `placeholder:"LETTERS" help:"Only processes in these states, e.g. Z,D or ZD (with their ancestors unless --flat) (default: all)." completion-predictor:"ptree-state"`
+	User     []string     `short:"u" placeholder:"USER" sep:"," help:"Only processes of these users (names or UIDs; repeatable, comma-separated) (default: all)."`
+	Name     string       `short:"n" placeholder:"REGEXP" help:"Only processes whose name or command line matches REGEXP (default: all)."`
+	PID      []int        `short:"p" name:"pid" placeholder:"PID" sep:"," help:"Only the subtree of PID (repeatable, comma-separated) (default: all)."`
 	Flat     bool         `short:"f" help:"Only the matching processes, one a line, no tree."`
-	Fields   string       `short:"o" placeholder:"FIELDS" help:"Flat output with these comma-separated columns (pid,ppid,state,stat,name,user,rss,cpu,%cpu,%mem,tty,read_bps,write_bps,fds,ports,cgroup,wchan,cmd,...)." completion-predictor:"ptree-fields"`
-	Sort     sortList     `placeholder:"[-]FIELD,..." help:"Order flat output, and siblings in the tree, by these fields, numerically where they are numbers; '-' sorts descending (e.g. -%cpu)." completion-predictor:"ptree-sort"`
-	Top      int          `placeholder:"N" help:"Only the N processes with the most %cpu over the interval (or the most of --sort's first field), with their ancestors."`
+	Fields   string       `short:"o" placeholder:"FIELDS" help:"Flat output with these comma-separated columns (pid,ppid,state,stat,name,user,rss,cpu,%cpu,%mem,tty,read_bps,write_bps,fds,ports,cgroup,wchan,cmd,...) (default: none, draw the tree)." completion-predictor:"ptree-fields"`
+	Sort     sortList     `placeholder:"[-]FIELD,..." help:"Order flat output, and siblings in the tree, by these fields, numerically where they are numbers; '-' sorts descending, e.g. -%cpu (default: by PID; -%cpu with --top)." completion-predictor:"ptree-sort"`
+	Top      int          `placeholder:"N" help:"Only the N processes with the most %cpu over the interval (or the most of --sort's first field), with their ancestors (default: all)."`
 	Interval cli.Duration `default:"0.5" placeholder:"DUR" help:"Measure %cpu, read_bps and write_bps over DUR (with -w: over each refresh)."`
 	Header   bool         `short:"H" help:"Print a header line above flat, --zombies and --orphans output."`
 	JSON     bool         `help:"One JSON object per process (JSON Lines), with its children's PIDs."`
 	Count    bool         `short:"c" help:"Print how many processes are in each state."`
 	Zombies  bool         `short:"z" help:"List zombies: pid, ppid, parent name, how long dead, exit status, and who must reap them."`
 	Orphans  bool         `help:"List orphans: processes adopted by PID 1 or a subreaper after their session leader exited."`
-	Watch    cli.Duration `short:"w" placeholder:"DUR" help:"Redraw every DUR (e.g. 1, 500ms) until interrupted, with rates over each refresh; --json stamps each frame's objects with its time."`
+	Watch    cli.Duration `short:"w" placeholder:"DUR" help:"Redraw every DUR (e.g. 1, 500ms) until interrupted, with rates over each refresh; --json stamps each frame's objects with its time (default: draw once)."`
 
 	stamp string // the time of a --json --watch frame
 }
