@@ -8,7 +8,7 @@ import (
 
 var ppoolPipeSuite = Suite{
 	Name:  "ppool-pipe",
-	About: "ppool --pipe/--pipepart -j2 wc -l on a 259 MB `seq 30000000` file against the cat | wc -l pipe floor and GNU parallel, 1000000 items with -X/-N 100 against xargs and GNU parallel, and peak RSS at 2 file sizes",
+	About: "ppool --pipe/--pipepart/--round-robin -j2 wc -l on a 259 MB `seq 30000000` file against the cat | wc -l pipe floor and GNU parallel; 1000000 items with -N 100 against xargs -n100, and with -X against GNU parallel -X; peak RSS at 2 file sizes",
 	Run:   benchPpoolPipe,
 }
 
@@ -18,10 +18,15 @@ func benchPpoolPipe(b *Bench) error {
 	if err := exec.Command("sh", "-c", "seq 30000000 > "+big).Run(); err != nil {
 		return err
 	}
+	// Issue 18: --pipe at >= 80% of the floor's speed (ratio <= 1.25x) and
+	// >= 2.5x faster than parallel --pipe; --pipepart >= 2x faster than
+	// parallel --pipepart.
 	if err := b.Compare("wc -l of 259 MB at -j2", 0,
 		Case{Name: "cat | wc -l (pipe floor)", Shell: "cat " + big + " | wc -l > /dev/null", Base: true},
 		Case{Name: "ppool --pipe -j2 wc -l", Shell: "ppool --pipe -j2 wc -l < " + big + " > /dev/null"},
 		Case{Name: "ppool --pipe --block 10M -j2 wc -l", Shell: "ppool --pipe --block 10M -j2 wc -l < " + big + " > /dev/null"},
+		Case{Name: "cat | ppool --pipe --block 10M -j2 wc -l", Shell: "cat " + big + " | ppool --pipe --block 10M -j2 wc -l > /dev/null"},
+		Case{Name: "ppool --pipe --round-robin -j2 wc -l", Shell: "ppool --pipe --round-robin -j2 wc -l < " + big + " > /dev/null"},
 		Case{Name: "ppool --pipepart -j2 wc -l", Shell: "ppool --pipepart -a " + big + " -j2 wc -l > /dev/null"},
 		Case{Name: "ppool --pipepart --block 10M -j2 wc -l", Shell: "ppool --pipepart -a " + big + " --block 10M -j2 wc -l > /dev/null"},
 		Case{Name: "parallel --pipe --block 10M -j2 wc -l", Shell: "parallel --pipe --block 10M -j2 wc -l < " + big + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
@@ -33,13 +38,19 @@ func benchPpoolPipe(b *Bench) error {
 	if err := exec.Command("sh", "-c", "seq 1000000 > "+million).Run(); err != nil {
 		return err
 	}
-	if err := b.Compare("1000000 items, many per job, at -j2", 0,
-		Case{Name: "ppool -X -j2 echo", Shell: "ppool -X -j2 echo < " + million + " > /dev/null", Base: true},
+	// Issue 18: -N 100 no slower than xargs -n100 (ratio <= 1.00x).
+	if err := b.Compare("1000000 items, 100 per job, at -j2", 0,
+		Case{Name: "xargs -P2 -n100 echo", Shell: "xargs -P2 -n100 echo < " + million + " > /dev/null", Base: true},
 		Case{Name: "ppool -N 100 -j2 echo", Shell: "ppool -N 100 -j2 echo < " + million + " > /dev/null"},
-		Case{Name: "xargs -P2 -n100 echo", Shell: "xargs -P2 -n100 echo < " + million + " > /dev/null"},
+		Case{Name: "parallel -N 100 -j2 echo", Shell: "parallel -N 100 -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 1},
+	); err != nil {
+		return err
+	}
+	// Issue 18: -X >= 3x faster than parallel -X (its ratio >= 3.00x).
+	if err := b.Compare("1000000 items, as many per job as fit, at -j2", 0,
+		Case{Name: "ppool -X -j2 echo", Shell: "ppool -X -j2 echo < " + million + " > /dev/null", Base: true},
 		Case{Name: "xargs -P2 echo", Shell: "xargs -P2 echo < " + million + " > /dev/null"},
 		Case{Name: "parallel -X -j2 echo", Shell: "parallel -X -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
-		Case{Name: "parallel -N 100 -j2 echo", Shell: "parallel -N 100 -j2 echo < " + million + " > /dev/null", Needs: []string{"parallel"}, Runs: 3},
 	); err != nil {
 		return err
 	}

@@ -37,9 +37,10 @@ type Config struct {
 	// pid=PID,uid=UID on a Unix socket), {#} to the connection's sequence
 	// number and {%} to its slot (1..Jobs).
 	Command []string
-	// Shell runs the command words joined by spaces with sh -c; expanded
-	// placeholders are quoted for the shell.
-	Shell bool
+	// Shell, when set, is the shell (sh, bash...) that runs the command
+	// words joined by spaces as SHELL -c; expanded placeholders are
+	// quoted for the shell.
+	Shell string
 	// Jobs bounds concurrent handlers; further clients wait in the backlog.
 	Jobs int
 	// MaxPerIP bounds concurrent handlers per client IP (0: no bound);
@@ -147,8 +148,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Warn = func(format string, a ...any) { fmt.Fprintf(stderr, "listen: "+format+"\n", a...) }
 	}
 	name := cfg.Command[0]
-	if cfg.Shell {
-		name = "sh"
+	if cfg.Shell != "" {
+		name = cfg.Shell
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -500,7 +501,7 @@ func (s *Server) leave(ip string) {
 // argv expands the placeholders of the command for one connection.
 func (s *Server) argv(peer string, seq, slot int) []string {
 	quote := func(v string) string { return v }
-	if s.cfg.Shell {
+	if s.cfg.Shell != "" {
 		quote = shellQuote
 	}
 	r := strings.NewReplacer("{}", quote(peer), "{#}", strconv.Itoa(seq), "{%}", strconv.Itoa(slot))
@@ -508,8 +509,8 @@ func (s *Server) argv(peer string, seq, slot int) []string {
 	for i, w := range s.cfg.Command {
 		words[i] = r.Replace(w)
 	}
-	if s.cfg.Shell {
-		return []string{"sh", "-c", strings.Join(words, " ")}
+	if s.cfg.Shell != "" {
+		return []string{s.cfg.Shell, "-c", strings.Join(words, " ")}
 	}
 	return words
 }

@@ -211,7 +211,7 @@ func TestTCPEnv(t *testing.T) {
 }
 
 func TestShellQuotesPlaceholders(t *testing.T) {
-	ts := serve(t, "127.0.0.1:0", Config{Command: []string{"echo", "{}", "{#}", "{%};", "echo", "$PROTO"}, Shell: true, Jobs: 1})
+	ts := serve(t, "127.0.0.1:0", Config{Command: []string{"echo", "{}", "{#}", "{%};", "echo", "$PROTO"}, Shell: "sh", Jobs: 1})
 	c := ts.dial(t)
 	local := c.LocalAddr().String()
 	if got, err := request(c, ""); err != nil || got != local+" 1 1\nTCP\n" {

@@ -101,6 +101,10 @@ func (c *CLI) listenOptions(env *cli.Env) (listen.Options, error) {
 			return listen.Options{}, cli.Usagef("%s cannot be used with --listen: the connections are the input", a)
 		}
 	}
+	shell, err := chooseShell(c.Shell, args, os.Getenv)
+	if err != nil {
+		return listen.Options{}, err
+	}
 	if len(args) == 0 {
 		return listen.Options{}, cli.Usagef("no command given to run for each connection")
 	}
@@ -121,7 +125,7 @@ func (c *CLI) listenOptions(env *cli.Env) (listen.Options, error) {
 	return listen.Options{
 		Config: listen.Config{
 			Command:        args,
-			Shell:          c.Shell || (len(args) == 1 && strings.ContainsAny(args[0], shellSyntax)),
+			Shell:          shell,
 			Jobs:           jobs,
 			MaxPerIP:       l.MaxPerIP,
 			Timeout:        c.Timeout.D(),

@@ -84,17 +84,19 @@ func TestListenJobs(t *testing.T) {
 }
 
 func TestListenShell(t *testing.T) {
+	t.Setenv("PARALLEL_SHELL", "")
 	for _, tc := range []struct {
 		args  []string
-		shell bool
+		shell string
 	}{
-		{[]string{"cat"}, false},
-		{[]string{"tr a-z A-Z | rev"}, true},
-		{[]string{"--shell", "echo", "{}"}, true},
+		{[]string{"cat"}, ""},
+		{[]string{"tr a-z A-Z | rev"}, "sh"},
+		{[]string{"--shell", "sh", "echo", "{}"}, "sh"},
+		{[]string{"--shell", "bash", "echo", "{}"}, "bash"},
 	} {
 		opts, err := parseListen(t, append([]string{"--listen", ":0"}, tc.args...)...)
 		if err != nil || opts.Shell != tc.shell {
-			t.Errorf("%q: shell %v, %v; want %v", tc.args, opts.Shell, err, tc.shell)
+			t.Errorf("%q: shell %q, %v; want %q", tc.args, opts.Shell, err, tc.shell)
 		}
 	}
 }
@@ -102,7 +104,7 @@ func TestListenShell(t *testing.T) {
 // TestListenCompatible: every flag tagged listen:"" is accepted with
 // --listen (the tags, read from kong's model, are the only list).
 func TestListenCompatible(t *testing.T) {
-	args := []string{"--listen", ":0", "-j", "2", "--shell", "--timeout", "1s", "--grace", "1s",
+	args := []string{"--listen", ":0", "-j", "2", "--shell", "sh", "--timeout", "1s", "--grace", "1s",
 		"--joblog", "log", "--json", "--progress", "--no-progress", "--idle", "1s", "--max-per-ip", "3",
 		"--stderr-to-client", "--ready", "f", "--print-addr", "cat"}
 	if _, err := parseListen(t, args...); err != nil {

@@ -82,7 +82,6 @@ func (p *Pool) writeTagged(dst io.Writer, b []byte, j *job) {
 func (p *Pool) finish(r *result, out, errOut *os.File) {
 	var outLen, errLen int64
 	if out != nil {
-		outLen, _ = out.Seek(0, io.SeekCurrent)
 		if st, err := out.Stat(); err == nil {
 			outLen = st.Size()
 		}
@@ -107,8 +106,12 @@ func (p *Pool) finish(r *result, out, errOut *os.File) {
 			copyOut(p.stdout, out, outLen)
 			copyOut(p.stderr, errOut, errLen)
 		}
-		reset(out)
-		reset(errOut)
+		if outLen > 0 {
+			reset(out)
+		}
+		if errLen > 0 {
+			reset(errOut)
+		}
 	}
 	if p.KeepOrder {
 		if _, held := p.pending[r.job.seq]; !held {

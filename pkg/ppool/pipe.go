@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
 )
@@ -24,22 +25,28 @@ type PipeFlags struct {
 	Recstart *string `group:"Pipe mode" placeholder:"STR" help:"Records start with STR (default: empty)."`
 	Regexp   bool    `group:"Pipe mode" help:"--recend and --recstart are regular expressions."`
 	Header   int     `group:"Pipe mode" placeholder:"N" help:"Repeat the first N lines of the input before every block (default: 0)."`
+	// RoundRobin implies --pipe unless --pipepart is given, as in parallel.
+	RoundRobin bool `name:"round-robin" group:"Pipe mode" help:"Start -j jobs in all and deal the blocks to whichever is ready to read (no process per block); the header once each."`
 }
 
-func (f *PipeFlags) on() bool { return f.Pipe || f.Pipepart }
+func (f *PipeFlags) on() bool { return f.Pipe || f.Pipepart || f.RoundRobin }
 
 // pipeIn is one job's stdin in pipe mode: the header, then either a block
-// read by ppool (data) or a byte range of the --pipepart file.
+// read by ppool (data) or a byte range of the --pipepart file, then with
+// --round-robin the blocks it takes from deal.
 type pipeIn struct {
 	header []byte
 	data   []byte
 	file   *os.File
 	off, n int64
 	free   chan<- []byte // takes data back for the next block
+	deal   *dealer
+	dealt  atomic.Int64 // --round-robin: the bytes of the blocks taken from deal
 }
 
 // release gives the block's memory back once its job is done for good:
 // fresh memory costs a page fault a page, more than the copy into it.
+// Only the first call does.
 func (in *pipeIn) release() {
 	if in.free == nil {
 		return
@@ -48,21 +55,26 @@ func (in *pipeIn) release() {
 	case in.free <- in.data[:0]:
 	default:
 	}
+	in.free = nil
 }
 
-func (in *pipeIn) size() int64 { return int64(len(in.header)) + int64(len(in.data)) + in.n }
+// size is what the job is sent: its header and block, and with
+// --round-robin the blocks it has taken so far.
+func (in *pipeIn) size() int64 { return int64(len(in.header)) + in.blockSize() + in.dealt.Load() }
+
+func (in *pipeIn) blockSize() int64 { return int64(len(in.data)) + in.n }
 
 // stdinPipe gives a job's stdin: the read end of a pipe for the child, and
-// a feeder that writes in to the other end once the child has started.
-// stop ends the feed (the job has ended: what it did not read is dropped)
-// and waits for it.
-func stdinPipe(in *pipeIn) (rd *os.File, start, stop func(), err error) {
+// a feeder that writes in to the other end once the child has started,
+// adding the bytes of the blocks it wrote to fed. stop ends the feed (the
+// job has ended: what it did not read is dropped) and waits for it.
+func stdinPipe(in *pipeIn, fed *atomic.Int64) (rd *os.File, start, stop func(), err error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	rd.Fd() // the child's end blocks, as a program expects of its stdin
-	growPipe(wr, in.size())
+	growPipe(wr, max(in.size(), int64(len(in.header))+in.deal.blockSize()))
 	var wg sync.WaitGroup
 	start = func() {
 		rd.Close()
@@ -70,7 +82,7 @@ func stdinPipe(in *pipeIn) (rd *os.File, start, stop func(), err error) {
 		go func() {
 			defer wg.Done()
 			// An error means the job stopped reading: its exit tells.
-			_ = feed(wr, in)
+			_ = feed(wr, in, fed)
 			wr.Close()
 		}()
 	}
@@ -82,15 +94,119 @@ func stdinPipe(in *pipeIn) (rd *os.File, start, stop func(), err error) {
 	return rd, start, stop, nil
 }
 
-func feed(wr *os.File, in *pipeIn) error {
+func feed(wr *os.File, in *pipeIn, fed *atomic.Int64) error {
 	if _, err := wr.Write(in.header); err != nil {
 		return err
 	}
-	if in.file == nil {
-		_, err := wr.Write(in.data)
-		return err
+	if in.deal == nil {
+		return feedBlock(wr, in, fed, false)
 	}
-	return sendRange(wr, in.file, in.off, in.n)
+	// --round-robin: a block's memory is reused as soon as it is written,
+	// while the job may not have read it yet: write copies.
+	err := feedBlock(wr, in, fed, true)
+	in.release() // no retry feeds it again: --round-robin has none
+	for err == nil {
+		var b *pipeIn
+		if b, err = in.deal.take(); err != nil {
+			return err
+		}
+		in.dealt.Add(b.blockSize())
+		err = feedBlock(wr, b, fed, true)
+		b.release()
+	}
+	return err
+}
+
+// feedBlock writes in's block, not its header: a copy if asked, else the
+// pages of a block read by ppool (see sendBlock).
+func feedBlock(wr *os.File, in *pipeIn, fed *atomic.Int64, copied bool) error {
+	var err error
+	switch {
+	case in.file != nil:
+		err = sendRange(wr, in.file, in.off, in.n)
+	case copied:
+		_, err = wr.Write(in.data)
+	default:
+		err = sendBlock(wr, in.data)
+	}
+	if err == nil {
+		fed.Add(in.blockSize())
+	}
+	return err
+}
+
+// dealer deals the blocks of a source to -j long-lived jobs
+// (--round-robin). Its items are the job numbers: a job starts with a
+// block that no running job has taken, up to -j jobs, so fewer blocks
+// start fewer jobs and empty input none. Each job's feeder then takes the
+// next block once it has written the last, so a block goes to whichever
+// job is ready to read it; a job that stops reading takes no more.
+type dealer struct {
+	mu   sync.Mutex
+	src  Source // a *blockSource or *partSource
+	max  int    // -j
+	n    int    // jobs started
+	err  error  // the input failed: every take returns it
+	last *pipeIn
+}
+
+// take reads the next block, or io.EOF at the end of the input.
+func (d *dealer) take() (*pipeIn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if _, err := d.src.Next(); err != nil {
+		d.err = err
+		return nil, err
+	}
+	switch s := d.src.(type) {
+	case *blockSource:
+		return s.last, nil
+	case *partSource:
+		return s.last, nil
+	}
+	return nil, io.EOF
+}
+
+func (d *dealer) Next() (string, error) {
+	if d.n == d.max {
+		return "", io.EOF
+	}
+	b, err := d.take()
+	if err != nil {
+		return "", err
+	}
+	d.n++
+	b.deal = d
+	d.last = b
+	return strconv.Itoa(d.n), nil
+}
+
+// failed is the error that ended the input, if it was not its end.
+func (d *dealer) failed() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if errors.Is(d.err, io.EOF) {
+		return nil
+	}
+	return d.err
+}
+
+// blockSize is the most a block of the dealer's source holds, 0 without
+// a dealer (the pipe is sized for the job's own block).
+func (d *dealer) blockSize() int64 {
+	if d == nil {
+		return 0
+	}
+	switch s := d.src.(type) {
+	case *blockSource:
+		return int64(s.size)
+	case *partSource:
+		return s.size
+	}
+	return 0
 }
 
 // records finds the boundaries between records: a place preceded by the
@@ -369,6 +485,8 @@ func (it *Items) pipeIn() *pipeIn {
 		return s.last
 	case *partSource:
 		return s.last
+	case *dealer:
+		return s.last
 	}
 	return nil
 }
@@ -388,72 +506,105 @@ func parseBlock(s string, part bool) (int64, error) {
 }
 
 // pipeSource is the source of blocks for --pipe (stdin or the one -a
-// FILE) or of byte ranges for --pipepart (the one -a FILE).
-func (c *CLI) pipeSource(env *cli.Env) (Source, error) {
+// FILE) or of byte ranges for --pipepart (the one -a FILE), dealt to -j
+// jobs with --round-robin, and the bytes its blocks hold when that is
+// known (a regular file), else 0.
+func (c *CLI) pipeSource(env *cli.Env) (Source, int64, error) {
 	f := &c.PipeFlags
 	if f.Pipe && f.Pipepart {
-		return nil, cli.Usagef("--pipe and --pipepart exclude each other")
+		return nil, 0, cli.Usagef("--pipe and --pipepart exclude each other")
 	}
 	if len(c.ArgFile) > 1 || f.Pipepart && len(c.ArgFile) != 1 {
-		return nil, cli.Usagef("--pipepart needs one -a FILE, --pipe at most one")
+		return nil, 0, cli.Usagef("--pipepart needs one -a FILE, --pipe at most one")
 	}
 	if f.Header < 0 {
-		return nil, cli.Usagef("--header %d: want N >= 0 lines", f.Header)
-	}
-	if c.Eta && f.Pipe {
-		return nil, cli.Usagef("--eta would read all of --pipe's input first; use --pipepart")
+		return nil, 0, cli.Usagef("--header %d: want N >= 0 lines", f.Header)
 	}
 	size, err := parseBlock(f.Block, f.Pipepart)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rs, err := newRecords(f, c.Null)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if f.Pipe {
+	jobs, err := parseJobs(c.Jobs)
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.RoundRobin && jobs == 0 {
+		return nil, 0, cli.Usagef("--round-robin starts -j jobs in all: want -j N >= 1")
+	}
+	if f.RoundRobin && c.Retries > 1 {
+		return nil, 0, cli.Usagef("--retries: a --round-robin job's blocks are not kept to run it again")
+	}
+	src, total, err := c.blocks(env, f, rs, size, jobs)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c.Eta && total == 0 {
+		return nil, 0, cli.Usagef("--eta needs the size of the input: a regular file (-a FILE, --pipepart, or stdin redirected from one)")
+	}
+	if f.RoundRobin {
+		src = &dealer{src: src, max: jobs}
+	}
+	return src, total, nil
+}
+
+// blocks opens the input of --pipe or --pipepart.
+func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs int) (Source, int64, error) {
+	if !f.Pipepart {
 		r := env.Stdin
 		if len(c.ArgFile) == 1 {
 			file, err := os.Open(c.ArgFile[0])
 			if err != nil {
-				return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
+				return nil, 0, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
 			}
 			r = file // read to its end, closed at exit
 		}
+		total := remaining(r)
 		header, rest, err := readHeader(r, f.Header)
 		if err != nil {
-			return nil, err
-		}
-		jobs, err := parseJobs(c.Jobs)
-		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		free := make(chan []byte, max(jobs, 1)+1)
-		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, nil
+		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, max(total-int64(len(header)), 0), nil
 	}
 	file, err := os.Open(c.ArgFile[0])
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
+		return nil, 0, cli.Exit(cli.ExitUsage, fmt.Errorf("input file: %w", err))
 	}
 	st, err := file.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		file.Close()
-		return nil, cli.Usagef("--pipepart: %s is not a regular file (use --pipe)", c.ArgFile[0])
+		return nil, 0, cli.Usagef("--pipepart: %s is not a regular file (use --pipe)", c.ArgFile[0])
 	}
 	header, _, err := readHeader(io.NewSectionReader(file, 0, st.Size()), f.Header)
 	if err != nil {
 		file.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	s := &partSource{f: file, rs: rs, header: header, off: int64(len(header)), end: st.Size(), size: size}
 	if size < 0 {
-		jobs, err := parseJobs(c.Jobs)
-		if err != nil {
-			file.Close()
-			return nil, err
-		}
 		k := -size * int64(max(jobs, 1))
 		s.size = max(1, (s.end-s.off+k-1)/k)
 	}
-	return s, nil
+	return s, s.end - s.off, nil
+}
+
+// remaining is what is left to read of r when it is a regular file, else 0.
+func remaining(r io.Reader) int64 {
+	f, ok := r.(*os.File)
+	if !ok {
+		return 0
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0
+	}
+	return max(st.Size()-off, 0)
 }

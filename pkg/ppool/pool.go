@@ -20,7 +20,7 @@ import (
 type Pool struct {
 	Template   *Template
 	Words      []string
-	Shell      bool
+	Shell      string // run CMD as Shell -c script; "": directly
 	Jobs       int
 	KeepOrder  bool
 	LineBuffer bool
@@ -40,7 +40,8 @@ type Pool struct {
 	JSON       bool
 	Progress   bool
 	Eta        bool
-	PipeMode   bool // items are blocks fed to each job's stdin (pipe.go)
+	PipeMode   bool  // items are blocks fed to each job's stdin (pipe.go)
+	InputSize  int64 // pipe mode: the bytes of the blocks to feed, 0 if unknown
 
 	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
 	onStart  func(j *job, pgid int)                // --queue: tie the item's lease to the job's group (queue.go)
@@ -57,6 +58,7 @@ type Pool struct {
 	stopCh    chan struct{}
 	stopOnce  sync.Once
 	interrupt atomic.Int32 // the signal that stopped us, if any
+	fed       atomic.Int64 // pipe mode: the bytes of the blocks written to jobs
 
 	// feedMu orders the feeder's hand-over of a job against Run's final
 	// sweep of the queue, so that after a signal every item read is either
@@ -122,7 +124,7 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	p.started = time.Now()
 	p.groups = lifetime.New(p.Grace)
 	defer p.groups.Close()
-	if p.Shell {
+	if p.Shell != "" {
 		p.shellJob = p.Template.ShellScript(p.Words)
 	}
 	if err := p.openJoblog(); err != nil {
@@ -138,7 +140,7 @@ func (p *Pool) Run(env *cli.Env, items *Items) error {
 	go p.handleSignals(sigs)
 
 	var all []*job
-	if p.Eta {
+	if p.Eta && !p.PipeMode { // pipe mode's ETA is by bytes
 		for seq := 1; ; seq++ {
 			it, err := items.Next()
 			if errors.Is(err, io.EOF) {

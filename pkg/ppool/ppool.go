@@ -21,7 +21,7 @@ type CLI struct {
 	ArgFile      []string     `short:"a" name:"arg-file" type:"path" help:"Read items from FILE (repeatable: one input source each) (default: the ::: items, else stdin)."`
 	Link         bool         `help:"Pair the input sources item by item instead of taking their cartesian product."`
 	Colsep       string       `short:"C" help:"Split each item into columns {1} {2}... at this regular expression (default: none, an item is one column)."`
-	Shell        bool         `listen:"" help:"Run CMD as sh -c script; replacement strings become quoted positional parameters."`
+	Shell        string       `listen:"" placeholder:"SHELL" help:"Run CMD as SHELL -c SCRIPT, e.g. bash (default: none: CMD runs directly, a one-word script with $PARALLEL_SHELL or else sh, a function exported by bash with bash)."`
 	KeepOrder    bool         `short:"k" name:"keep-order" help:"Print outputs in input order."`
 	LineBuffer   bool         `name:"line-buffer" help:"Print output line by line as it comes, never splitting a line."`
 	Tag          bool         `help:"Prefix each output line with the item and a tab."`
@@ -38,9 +38,9 @@ type CLI struct {
 	Resume       bool         `help:"Skip jobs already in the --joblog."`
 	ResumeFailed bool         `name:"resume-failed" help:"Skip jobs that succeeded in the --joblog; rerun the failed."`
 	JSON         bool         `listen:"" name:"json" help:"Print one JSON record per job instead of its output."`
-	Progress     bool         `listen:"" help:"Show progress on stderr (default when stderr is a terminal)."`
+	Progress     bool         `listen:"" help:"Show progress on stderr (default when stderr is a terminal); in pipe mode by bytes."`
 	NoProgress   bool         `listen:"" name:"no-progress" help:"Never show progress."`
-	Eta          bool         `help:"Read all input first and show the estimated time left on stderr."`
+	Eta          bool         `help:"Read all input first and show the estimated time left on stderr; in pipe mode by bytes of the input's size."`
 	Cmd          []string     `arg:"" optional:"" passthrough:"" help:"CMD [ARGS...] [::: ITEMS...] [:::: FILES...]"`
 	Server       ListenFlags  `embed:""` // --listen: a server, see listen.go
 	Queues       QueueFlags   `embed:""` // --queue, --results: see queue.go
@@ -55,9 +55,6 @@ func Command() *cli.Command {
 
 // Main runs ppool with args.
 func Main(args []string) int { return cli.Run(Command(), args) }
-
-// shellSyntax marks a one-word CMD that is shell text rather than a program.
-const shellSyntax = " \t\n|&;<>()$`\\\"'*?[]~"
 
 // Run builds the pool from the flags and runs it.
 func (c *CLI) Run(env *cli.Env) error {
@@ -75,6 +72,10 @@ func (c *CLI) Run(env *cli.Env) error {
 	if err != nil {
 		return cli.Exit(cli.ExitUsage, err)
 	}
+	shell, err := chooseShell(c.Shell, words, os.Getenv)
+	if err != nil {
+		return err
+	}
 	if len(words) == 0 {
 		return cli.Usagef("no command given")
 	}
@@ -82,15 +83,22 @@ func (c *CLI) Run(env *cli.Env) error {
 	if c.Null {
 		sep = 0
 	}
+	var inputSize int64
+	var deal *dealer // --round-robin
 	if c.PipeFlags.on() {
 		if len(sources) > 0 || c.Queues.Queue != "" {
 			return cli.Usagef("--pipe and --pipepart read stdin or -a FILE, not ::: or --queue")
 		}
-		src, err := c.pipeSource(env)
+		src, size, err := c.pipeSource(env)
 		if err != nil {
 			return err
 		}
-		if f, ok := src.(*partSource); ok {
+		inputSize = size
+		inner := src
+		if d, ok := src.(*dealer); ok {
+			deal, inner = d, d.src
+		}
+		if f, ok := inner.(*partSource); ok {
 			defer f.f.Close()
 		}
 		sources = []Source{src}
@@ -175,7 +183,6 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 		return cli.Usagef("{%d}: the items have %s, one per input source (--colsep splits items into columns)", n, cols)
 	}
-	shell := c.Shell || (len(words) == 1 && strings.ContainsAny(words[0], shellSyntax))
 	p := &Pool{
 		Template:   tpl,
 		Words:      words,
@@ -200,6 +207,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		Progress:   !c.NoProgress && (c.Progress || c.Eta || cli.IsTerminal(os.Stderr)),
 		Eta:        c.Eta,
 		PipeMode:   c.PipeFlags.on(),
+		InputSize:  inputSize,
 	}
 	if qr != nil {
 		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
@@ -212,7 +220,13 @@ func (c *CLI) Run(env *cli.Env) error {
 		}
 		return qr.end(p.Run(env, items))
 	}
-	return p.Run(env, items)
+	err = p.Run(env, items)
+	if deal != nil && p.interrupt.Load() == 0 {
+		if derr := deal.failed(); derr != nil {
+			return derr // the jobs' feeders met it, not the pool
+		}
+	}
+	return err
 }
 
 func parseJobs(s string) (int, error) {

@@ -3,7 +3,6 @@ package ppool
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -122,14 +121,21 @@ func (p *Pool) handleSignals(sigs <-chan os.Signal) {
 }
 
 // tempFile is an unlinked file a job writes its output to: no pipes and no
-// reader goroutines, and the kernel copies it out with sendfile.
+// reader goroutines. It is open for appending, so that a job's writes go
+// to its end whatever the offset (ppool reads it from the start):
+// emptying it is all that reuses it.
 func tempFile() (*os.File, error) {
 	f, err := os.CreateTemp("", "ppool-*")
 	if err != nil {
 		return nil, fmt.Errorf("output buffer: %w", err)
 	}
-	_ = os.Remove(f.Name())
-	return f, nil
+	defer f.Close()
+	defer os.Remove(f.Name())
+	af, err := os.OpenFile(f.Name(), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("output buffer: %w", err)
+	}
+	return af, nil
 }
 
 // throttle waits for --delay, --load and --memfree; false if stopped.
@@ -165,10 +171,10 @@ func (p *Pool) argv(j *job, slot int) []string {
 	if p.PipeMode && !p.Template.HasReplacements() {
 		item = nil // the block number is for {} and --tag, not an argument
 	}
-	if p.Shell {
-		// $0 is sh: the shell's own errors read as the shell's.
+	if p.Shell != "" {
+		// $0 is the shell: its own errors read as the shell's.
 		script, params := p.shellJob(item, j.seq, slot)
-		return append([]string{"sh", "-c", script, "sh"}, params...)
+		return append([]string{p.Shell, "-c", script, p.Shell}, params...)
 	}
 	return p.Template.Expand(item, j.seq, slot)
 }
@@ -229,7 +235,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 	}
 	stdin, startFeed := devNull, func() {}
 	if j.in != nil {
-		rd, start, stop, err := stdinPipe(j.in)
+		rd, start, stop, err := stdinPipe(j.in, &p.fed)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", p.env.Name, err)
 			closePipes()
@@ -239,8 +245,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		}
 		stdin, startFeed = rd, start
 		closeOut := closePipes
-		closePipes = func() { stop(); closeOut() }
-		r.sent = j.in.size()
+		closePipes = func() { stop(); closeOut(); r.sent = j.in.size() }
 	}
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
@@ -358,7 +363,5 @@ func (p *Pool) lookPath(name string) (string, int) {
 	return path, 0
 }
 
-func reset(f *os.File) {
-	_ = f.Truncate(0)
-	_, _ = f.Seek(0, io.SeekStart)
-}
+// reset empties a job's output file for the next job (see tempFile).
+func reset(f *os.File) { _ = f.Truncate(0) }
