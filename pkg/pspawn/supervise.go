@@ -505,6 +505,10 @@ func (s *supervisor) reap() {
 		s.mu.Lock()
 		jobs := len(s.running)
 		s.mu.Unlock()
+		if jobs == 0 && s.groups.Empty() {
+			s.reapOrphans()
+			return
+		}
 		watchdog := s.groups.Watchdog()
 		if jobs == 0 && !otherChildren(watchdog) {
 			return
@@ -526,6 +530,21 @@ func (s *supervisor) reap() {
 			if rec := s.ended(pid, ws); rec != nil {
 				s.restart(rec)
 			}
+		}
+	}
+}
+
+// reapOrphans ends the supervision once every job is recorded and every
+// group is gone, the usual end: the watchdog has nothing left to watch and
+// goes first, so that the children left, if any, are orphans that left
+// their job's group, and wait4 until ECHILD reaps them without a look
+// at /proc for the watchdog's sake.
+func (s *supervisor) reapOrphans() {
+	s.groups.Close()
+	for {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(-1, &ws, 0, nil); err != nil && err != syscall.EINTR {
+			return
 		}
 	}
 }
