@@ -375,6 +375,10 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 	return t
 }
 
+// refreshWait bounds the wait for a record being written where pjoin
+// cannot be woken by its writing.
+const refreshWait = 500 * time.Millisecond
+
 // refresh rereads t's record for up to wait, until it holds the end.
 func (j *joiner) refresh(t *target, wait time.Duration) {
 	deadline := time.Now().Add(wait)
@@ -418,19 +422,15 @@ func (j *joiner) ended(t *target) {
 		return
 	}
 	if t.rec != nil {
-		j.refresh(t, 0)
+		// The job's end is its record's: written once its group is gone
+		// and its output is in its log, which pjoin --log then prints.
+		j.awaitRecord(t)
 		if t.status.Known {
 			return
 		}
 	}
 	t.status = t.proc.Status(t.start)
 	if t.rec != nil {
-		if !t.status.Known && !t.rec.SupervisorGone(j.boot) {
-			j.refresh(t, 500*time.Millisecond) // the supervisor is writing it
-			if t.status.Known {
-				return
-			}
-		}
 		if t.rec.TimedOut {
 			t.state = job.Timeout
 			j.settle(t)
