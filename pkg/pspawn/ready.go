@@ -104,11 +104,10 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File, after *[]*os.File) 
 			}
 		}
 		*after = append(*after, w)
-		done := make(chan struct{})
-		s.copying(j.ID, done)
+		in := s.copying(j.ID, r)
 		go func() {
-			copyLines(r, out, re, ch)
-			close(done)
+			copyLines(in, out, re, ch)
+			in.eof()
 		}()
 	case rd.FD > 0:
 		r, w, err := os.Pipe()
@@ -134,8 +133,7 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File, after *[]*os.File) 
 
 // copyLines copies the job's output from r to out, telling ch once a line
 // matches re.
-func copyLines(r, out *os.File, re *regexp.Regexp, ch chan<- error) {
-	defer r.Close()
+func copyLines(r io.Reader, out *os.File, re *regexp.Regexp, ch chan<- error) {
 	defer out.Close()
 	br := bufio.NewReader(r)
 	for {

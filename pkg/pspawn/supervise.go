@@ -36,15 +36,15 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer                // where a record that cannot be written is reported
-	tty    int                      // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int                      // --wait: the one process group of all copies, once started
-	cont   chan os.Signal           // --wait with a terminal: SIGCONT, for stopped
-	loop   *loop                    // --restart: the one job's loop, else nil
-	ready  map[string]chan error    // --ready-*: by job id, the answer of its first run
-	log    *rotLog                  // --log-max: the one job's log (one supervisor per job)
-	slot   *slot                    // --slots: the one job's slot, once taken
-	copied map[string]chan struct{} // by job id: closed once its run's output is copied
+	errw   io.Writer             // where a record that cannot be written is reported
+	tty    int                   // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int                   // --wait: the one process group of all copies, once started
+	cont   chan os.Signal        // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop                 // --restart: the one job's loop, else nil
+	ready  map[string]chan error // --ready-*: by job id, the answer of its first run
+	log    *rotLog               // --log-max: the one job's log (one supervisor per job)
+	slot   *slot                 // --slots: the one job's slot, once taken
+	copied map[string][]*runOut  // by job id: the pipes its run's output goes through
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -55,7 +55,7 @@ type supervisor struct {
 
 func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
 	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
-		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string]chan struct{}{}}
+		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string][]*runOut{}}
 	if sp.Policy.When != "" {
 		s.loop = newLoop(&sp.Policy)
 	}
