@@ -107,6 +107,7 @@ func superviseMain() int {
 		report = nil
 	}
 	s.handleSignals()
+	var reported <-chan struct{} // --ready-*: closed once pspawn has its answers
 	switch {
 	case report == nil:
 		s.startAll(func(st started) {
@@ -115,7 +116,7 @@ func superviseMain() int {
 			}
 		})
 	case sp.Ready.on():
-		s.startReady(report)
+		reported = s.startReady(report)
 	default:
 		s.startAll(func(st started) { writeWire(report, &st) })
 		report.Close()
@@ -140,6 +141,9 @@ func superviseMain() int {
 		}
 	}
 	s.reap()
+	if reported != nil {
+		<-reported
+	}
 	return 0
 }
 
@@ -292,6 +296,9 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	if files, err = s.readyPipes(j, files, &after); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	copied := len(s.copied[j.ID]) > 0
+	s.mu.Unlock()
 	fds := make([]uintptr, len(files))
 	for i, f := range files {
 		fds[i] = ^uintptr(0) // closed in the child
@@ -338,7 +345,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	rec := &job.Record{
 		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
 		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
-		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(),
+		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(), Copied: copied,
 	}
 	if err := s.store.Write(rec); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
