@@ -422,15 +422,26 @@ func (j *joiner) ended(t *target) {
 		return
 	}
 	if t.rec != nil {
-		// The job's end is its record's: written once its group is gone
-		// and its output is in its log, which pjoin --log then prints.
-		j.awaitRecord(t)
+		if t.rec.Copied {
+			// The end of a job whose output its supervisor copies is
+			// its record's, written once the copy has caught up, so
+			// that pjoin --log then prints all of it.
+			j.awaitRecord(t)
+		} else {
+			j.refresh(t, 0)
+		}
 		if t.status.Known {
 			return
 		}
 	}
 	t.status = t.proc.Status(t.start)
 	if t.rec != nil {
+		if !t.status.Known && !t.rec.SupervisorGone(j.boot) {
+			j.refresh(t, refreshWait) // the supervisor is writing it
+			if t.status.Known {
+				return
+			}
+		}
 		if t.rec.TimedOut {
 			t.state = job.Timeout
 			j.settle(t)
