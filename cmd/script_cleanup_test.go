@@ -12,9 +12,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestScriptStopsJobs: a job a script leaves running (as a failed script
+// TestLeftJobsStopped: a job a script leaves running (as a failed script
 // does) is stopped when the script ends, not left to outlive the tests.
-func TestScriptStopsJobs(t *testing.T) {
+func TestLeftJobsStopped(t *testing.T) {
 	dir := t.TempDir()
 	script := "exec pspawn -- sleep 100\nstdout '^j1\\t'\n"
 	if err := os.WriteFile(filepath.Join(dir, "leave.txtar"), []byte(script), 0o600); err != nil {
