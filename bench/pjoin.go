@@ -29,19 +29,33 @@ func benchPjoin(b *Bench) error {
 	// waitpid(1) is util-linux ≥ 2.39; Debian 12 ships 2.38, so there it
 	// is absent unless built by hand (misc-utils/waitpid.c alone builds
 	// against stand-ins for util-linux's lib/ headers), and skipped.
-	waiters := []struct {
+	type waiter struct {
 		name  string
 		needs string
 		job   bool // the target is a pspawn job, named by its id
 		argv  func(ref, pidfile string) []string
-	}{
-		{"pjoin PID", "pjoin", false, func(pid, _ string) []string { return []string{"pjoin", pid} }},
-		{"pjoin JOB (pspawn job)", "pjoin", true, func(id, _ string) []string { return []string{"pjoin", id} }},
-		{"waitpid PID", "waitpid", false, func(pid, _ string) []string { return []string{"waitpid", pid} }},
-		{"pidwait -F pidfile", "pidwait", false, func(_, f string) []string { return []string{"pidwait", "-F", f} }},
+		spawn string // the pspawn that starts a job
+	}
+	waiters := []waiter{
+		{"pjoin PID", "pjoin", false, func(pid, _ string) []string { return []string{"pjoin", pid} }, ""},
+		{"pjoin JOB (pspawn job)", "pjoin", true, func(id, _ string) []string { return []string{"pjoin", id} }, "pspawn"},
+		{"waitpid PID", "waitpid", false, func(pid, _ string) []string { return []string{"waitpid", pid} }, ""},
+		{"pidwait -F pidfile", "pidwait", false, func(_, f string) []string { return []string{"pidwait", "-F", f} }, ""},
 		// The same job's PID: the supervisor's own work at the job's end
 		// (reap, record, exit) competes for the CPUs with any waiter.
-		{"pidwait -F pidfile (pspawn job)", "pidwait", true, func(_, f string) []string { return []string{"pidwait", "-F", f} }},
+		{"pidwait -F pidfile (pspawn job)", "pidwait", true, func(_, f string) []string { return []string{"pidwait", "-F", f} }, "pspawn"},
+	}
+	pjoinBefore, rev, err := b.Before("pjoin")
+	if err != nil {
+		return err
+	}
+	if pjoinBefore != "" {
+		pspawnBefore, _, err := b.Before("pspawn")
+		if err != nil {
+			return err
+		}
+		waiters = append(waiters, waiter{"pjoin JOB (pspawn job) @" + rev, "pjoin", true,
+			func(id, _ string) []string { return []string{pjoinBefore, id} }, pspawnBefore})
 	}
 	var rows []Row
 	samples := make([][]float64, len(waiters))
@@ -50,7 +64,7 @@ func benchPjoin(b *Bench) error {
 			if !b.Have(w.needs) {
 				continue
 			}
-			ms, err := exitLatency(dir, w.job, w.argv)
+			ms, err := exitLatency(dir, w.spawn, w.argv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w.name, err)
 			}
@@ -122,16 +136,17 @@ func benchPjoin(b *Bench) error {
 }
 
 // exitLatency starts a target (a child of ours that sleeps, left a zombie
-// until the waiter has returned, or a pspawn job), then the waiter on it,
+// until the waiter has returned, or, if spawn names a pspawn binary, a
+// job it starts), then the waiter on it,
 // and returns the time from the target's exit (its pidfd turning readable
 // here) to the waiter's exit being collected.
-func exitLatency(dir string, job bool, argv func(string, string) []string) (float64, error) {
+func exitLatency(dir, spawn string, argv func(string, string) []string) (float64, error) {
 	d := 200*time.Millisecond + rand.N(300*time.Millisecond)
 	secs := strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
 	var pid int
 	var ref string
-	if job {
-		out, err := exec.Command("pspawn", "--", "sleep", secs).Output()
+	if spawn != "" {
+		out, err := exec.Command(spawn, "--", "sleep", secs).Output()
 		f := strings.Fields(string(out))
 		if err != nil || len(f) != 2 {
 			return 0, fmt.Errorf("pspawn printed %q: %v", out, err)

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
+	"github.com/pkit-sh/pkit/pkg/job"
 	"github.com/pkit-sh/pkit/pkg/reexec"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -87,6 +89,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("PKIT_DIR", filepath.Join(env.WorkDir, ".pkit"))
+			env.Defer(func() { stopJobs(filepath.Join(env.WorkDir, ".pkit")) })
 			env.Setenv("NO_COLOR", "1")
 			// Race-built binaries otherwise sleep 1 s at exit, per exec.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
@@ -97,5 +100,27 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			}
 			return nil
 		},
+	}
+}
+
+// stopJobs stops the pspawn jobs a script left running in its PKIT_DIR,
+// as a failed script does: each live supervisor gets TERM (which also ends
+// a --restart loop or a held job), each job's group KILL.
+func stopJobs(pkitDir string) {
+	recs, err := (&job.Store{Dir: filepath.Join(pkitDir, "jobs")}).List()
+	if err != nil {
+		return
+	}
+	boot := job.BootID()
+	for _, r := range recs {
+		if r.Final() {
+			continue
+		}
+		if r.Supervisor > 0 && !r.SupervisorGone(boot) {
+			syscall.Kill(r.Supervisor, syscall.SIGTERM)
+		}
+		if r.PGID > 0 && r.Is(boot) {
+			syscall.Kill(-r.PGID, syscall.SIGKILL)
+		}
 	}
 }

@@ -75,6 +75,9 @@ func (r *Record) appendJSON(b []byte) []byte {
 	if r.Held {
 		b = append(b, `,"held":true`...)
 	}
+	if r.Copied {
+		b = append(b, `,"copied":true`...)
+	}
 	return append(b, '}')
 }
 

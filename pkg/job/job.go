@@ -73,6 +73,10 @@ type Record struct {
 	// Held: the job has a supervisor of its own (--restart, --after),
 	// which writes its final record before it exits.
 	Held bool `json:"held,omitempty"`
+	// Copied: the supervisor copies the job's output to its log
+	// (--log-max, --ready-line), and writes the end once the copy has
+	// caught up, so a waiter who wants the whole log waits for the record.
+	Copied bool `json:"copied,omitempty"`
 }
 
 // Final reports whether the record holds the job's end.

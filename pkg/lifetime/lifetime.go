@@ -145,6 +145,14 @@ func (g *Groups) forget(pgid int) {
 	}
 }
 
+// Empty reports whether no group of the set may still have members: every
+// one ended empty (Ended, End) or was stopped.
+func (g *Groups) Empty() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.live) == 0
+}
+
 // Signal sends sig to every group in the set.
 func (g *Groups) Signal(sig syscall.Signal) {
 	g.mu.Lock()

@@ -375,6 +375,10 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 	return t
 }
 
+// refreshWait bounds the wait for a record being written where pjoin
+// cannot be woken by its writing.
+const refreshWait = 500 * time.Millisecond
+
 // refresh rereads t's record for up to wait, until it holds the end.
 func (j *joiner) refresh(t *target, wait time.Duration) {
 	deadline := time.Now().Add(wait)
@@ -418,7 +422,14 @@ func (j *joiner) ended(t *target) {
 		return
 	}
 	if t.rec != nil {
-		j.refresh(t, 0)
+		if t.rec.Copied {
+			// The end of a job whose output its supervisor copies is
+			// its record's, written once the copy has caught up, so
+			// that pjoin --log then prints all of it.
+			j.awaitRecord(t)
+		} else {
+			j.refresh(t, 0)
+		}
 		if t.status.Known {
 			return
 		}
@@ -426,7 +437,7 @@ func (j *joiner) ended(t *target) {
 	t.status = t.proc.Status(t.start)
 	if t.rec != nil {
 		if !t.status.Known && !t.rec.SupervisorGone(j.boot) {
-			j.refresh(t, 500*time.Millisecond) // the supervisor is writing it
+			j.refresh(t, refreshWait) // the supervisor is writing it
 			if t.status.Known {
 				return
 			}

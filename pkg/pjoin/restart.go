@@ -20,14 +20,9 @@ func looping(rec *job.Record) bool { return (rec.Restart != "" || rec.Held) && !
 // time. One that is gone leaves the record as it is: lost if the last run
 // still runs, else ended with an unknown status.
 func (j *joiner) openLoop(t *target) {
-	if !t.rec.SupervisorGone(j.boot) {
-		if p, err := procwait.Open(t.rec.Supervisor); err == nil {
-			if st, err := p.ReadStat(); err == nil && st.StartTime == t.rec.SupervisorStart {
-				t.proc = p
-				return
-			}
-			p.Close()
-		}
+	if p := j.supervisor(t.rec); p != nil {
+		t.proc = p
+		return
 	}
 	if t.rec.State == job.Running && t.rec.Is(j.boot) {
 		t.state = job.Lost
@@ -36,6 +31,23 @@ func (j *joiner) openLoop(t *target) {
 		}
 	}
 	j.gone(t)
+}
+
+// supervisor takes a pidfd on rec's supervisor, checked against its start
+// time, or returns nil if it is gone.
+func (j *joiner) supervisor(rec *job.Record) *procwait.Proc {
+	if rec.SupervisorGone(j.boot) {
+		return nil
+	}
+	p, err := procwait.Open(rec.Supervisor)
+	if err != nil {
+		return nil
+	}
+	if st, err := p.ReadStat(); err == nil && st.StartTime == rec.SupervisorStart {
+		return p
+	}
+	p.Close()
+	return nil
 }
 
 // send is signal, or signalLoop for a --restart job held through its

@@ -1,12 +1,16 @@
 package pspawn
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"golang.org/x/sys/unix"
 )
 
 // LogMax is the grammar of --log-max, embedded in CLI.
@@ -61,6 +65,9 @@ func (l *rotLog) Write(p []byte) (int, error) {
 			if err := l.rotate(); err != nil {
 				return total - len(p), err
 			}
+			// Whole halves of p that later ones would push out of LOG.1
+			// are never written: a rotation per chunk read, not per half.
+			p = p[max(int64(len(p)-1)/l.half-1, 0)*l.half:]
 		}
 		n, err := l.f.Write(p[:min(int64(len(p)), l.half-l.size)])
 		l.size += int64(n)
@@ -72,13 +79,30 @@ func (l *rotLog) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// rotate makes the log LOG.1 and starts an empty one.
+// rotate makes the log LOG.1 and puts an empty one in its place. Each
+// name is replaced by a rename, so that a reader finds both files at
+// every moment: the log gets a second name, renamed over LOG.1, and a new
+// file made under a temporary name is renamed over the log.
 func (l *rotLog) rotate() error {
-	if err := os.Rename(l.path, l.path+".1"); err != nil {
+	dir, base := filepath.Split(l.path)
+	f, err := os.CreateTemp(dir, "."+base+".*")
+	if err != nil {
 		return err
 	}
-	f, err := openOut(l.path, false)
-	if err != nil {
+	old := f.Name() + ".1"
+	if err := os.Link(l.path, old); err == nil {
+		err = os.Rename(old, l.path+".1")
+		if err != nil {
+			os.Remove(old)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) { // a log removed meanwhile is started again
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), l.path); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return err
 	}
 	l.f.Close()
@@ -120,42 +144,92 @@ func (s *supervisor) logPipe(j jobSpec, files []*os.File, after *[]*os.File) ([]
 		}
 	}
 	*after = append(*after, w, logf)
-	done := make(chan struct{})
-	s.copying(j.ID, done)
+	out := s.copying(j.ID, r)
 	go func() {
-		io.Copy(s.log, r)
-		r.Close()
-		close(done)
+		io.Copy(s.log, out)
+		out.eof()
 	}()
 	return files, nil
 }
 
-// copyWait bounds the wait, at a job's end, for the rest of its output to
-// be copied to its log: a process the job left behind may hold the pipe.
-const copyWait = time.Second
-
-// copying notes done as the end of the copy of job id's output that the
-// record of its run waits for: the first registered, the last of a chain.
-func (s *supervisor) copying(id string, done chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.copied[id] == nil {
-		s.copied[id] = done
-	}
+// runOut is the read end of a pipe that carries one run's output. Once
+// the run has ended (drain), what it wrote is all in the pipe: the reader
+// takes that without waiting, says so (drained), and goes on reading what
+// a process the job left behind may still write, until end of file.
+type runOut struct {
+	r        *os.File
+	drained  chan struct{}
+	once     sync.Once
+	draining bool // the reader's own
 }
 
-// copiedOut waits until the output of job id's run is in its log (s.mu
-// held), so that a reader who sees the record sees the whole log.
-func (s *supervisor) copiedOut(id string) {
-	done := s.copied[id]
-	if done == nil {
-		return
+// copying registers the pipe r of job id's run, whose output the record
+// of the run waits for. Pipes chained (--ready-line in front of
+// --log-max) are registered downstream first.
+func (s *supervisor) copying(id string, r *os.File) *runOut {
+	o := &runOut{r: r, drained: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.copied[id] = append(s.copied[id], o)
+	return o
+}
+
+// Read reads the pipe; after drain, without waiting until it is empty.
+func (o *runOut) Read(p []byte) (int, error) {
+	if o.draining {
+		var n int
+		var err error
+		rc, cerr := o.r.SyscallConn()
+		if cerr != nil {
+			return 0, cerr
+		}
+		rc.Read(func(fd uintptr) bool {
+			for {
+				if n, err = unix.Read(int(fd), p); err != unix.EINTR {
+					return true
+				}
+			}
+		})
+		switch {
+		case n > 0:
+			return n, nil
+		case err == unix.EAGAIN:
+			o.draining = false
+			o.once.Do(func() { close(o.drained) })
+			return 0, nil // reads block again
+		case err == nil:
+			return 0, io.EOF
+		}
+		return 0, err
 	}
+	n, err := o.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		o.r.SetReadDeadline(time.Time{})
+		o.draining = true
+		return n, nil
+	}
+	return n, err
+}
+
+// eof is called by the reader at end of file: nothing more can come.
+func (o *runOut) eof() {
+	o.r.Close()
+	o.once.Do(func() { close(o.drained) })
+}
+
+// drain makes the reader take what is in the pipe and waits until it has.
+func (o *runOut) drain() {
+	o.r.SetReadDeadline(time.Now())
+	<-o.drained
+}
+
+// copiedOut waits until the output job id's run wrote before it ended is
+// in its log (s.mu held), so that a reader who sees the record sees the
+// whole log. Upstream pipes are drained first.
+func (s *supervisor) copiedOut(id string) {
+	outs := s.copied[id]
 	delete(s.copied, id)
-	t := time.NewTimer(copyWait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
+	for i := len(outs) - 1; i >= 0; i-- {
+		outs[i].drain()
 	}
 }

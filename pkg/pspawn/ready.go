@@ -104,11 +104,10 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File, after *[]*os.File) 
 			}
 		}
 		*after = append(*after, w)
-		done := make(chan struct{})
-		s.copying(j.ID, done)
+		in := s.copying(j.ID, r)
 		go func() {
-			copyLines(r, out, re, ch)
-			close(done)
+			copyLines(in, out, re, ch)
+			in.eof()
 		}()
 	case rd.FD > 0:
 		r, w, err := os.Pipe()
@@ -134,8 +133,7 @@ func (s *supervisor) readyPipes(j jobSpec, files []*os.File, after *[]*os.File) 
 
 // copyLines copies the job's output from r to out, telling ch once a line
 // matches re.
-func copyLines(r, out *os.File, re *regexp.Regexp, ch chan<- error) {
-	defer r.Close()
+func copyLines(r io.Reader, out *os.File, re *regexp.Regexp, ch chan<- error) {
 	defer out.Close()
 	br := bufio.NewReader(r)
 	for {
@@ -166,8 +164,10 @@ func suffixNL(b []byte) []byte {
 // startReady starts the jobs, then reports each once it is ready, while
 // the caller reaps: a job that ends first, or is not ready within
 // --ready-timeout, is reported as failed (124 for the timeout; the job's
-// group is stopped and its loop ended).
-func (s *supervisor) startReady(report *os.File) {
+// group is stopped and its loop ended). The returned channel is closed
+// once every answer is reported: the supervisor, whose jobs may all have
+// ended by then, must not exit before.
+func (s *supervisor) startReady(report *os.File) <-chan struct{} {
 	s.ready = map[string]chan error{}
 	for _, j := range s.sp.Jobs {
 		s.ready[j.ID] = make(chan error, 2)
@@ -180,7 +180,9 @@ func (s *supervisor) startReady(report *os.File) {
 			ok = append(ok, st)
 		}
 	})
+	reported := make(chan struct{})
 	go func() {
+		defer close(reported)
 		defer report.Close()
 		deadline := time.NewTimer(s.sp.Ready.Timeout)
 		defer deadline.Stop()
@@ -209,6 +211,7 @@ func (s *supervisor) startReady(report *os.File) {
 			time.AfterFunc(s.sp.Grace, func() { syscall.Kill(-pgid, syscall.SIGKILL) })
 		}
 	}()
+	return reported
 }
 
 // notReady tells the readiness wait of job id, if any, that its first

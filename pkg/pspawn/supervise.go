@@ -36,15 +36,15 @@ type supervisor struct {
 	boot   string
 	start  uint64 // the supervisor's own start time, for the records
 	groups *lifetime.Groups
-	errw   io.Writer                // where a record that cannot be written is reported
-	tty    int                      // --wait: the terminal whose foreground the job gets, or -1
-	pgid   int                      // --wait: the one process group of all copies, once started
-	cont   chan os.Signal           // --wait with a terminal: SIGCONT, for stopped
-	loop   *loop                    // --restart: the one job's loop, else nil
-	ready  map[string]chan error    // --ready-*: by job id, the answer of its first run
-	log    *rotLog                  // --log-max: the one job's log (one supervisor per job)
-	slot   *slot                    // --slots: the one job's slot, once taken
-	copied map[string]chan struct{} // by job id: closed once its run's output is copied
+	errw   io.Writer             // where a record that cannot be written is reported
+	tty    int                   // --wait: the terminal whose foreground the job gets, or -1
+	pgid   int                   // --wait: the one process group of all copies, once started
+	cont   chan os.Signal        // --wait with a terminal: SIGCONT, for stopped
+	loop   *loop                 // --restart: the one job's loop, else nil
+	ready  map[string]chan error // --ready-*: by job id, the answer of its first run
+	log    *rotLog               // --log-max: the one job's log (one supervisor per job)
+	slot   *slot                 // --slots: the one job's slot, once taken
+	copied map[string][]*runOut  // by job id: the pipes its run's output goes through
 
 	mu      sync.Mutex
 	running map[int]*job.Record // by PID, until reaped
@@ -55,7 +55,7 @@ type supervisor struct {
 
 func newSupervisor(sp *spec, store *job.Store, errw io.Writer) *supervisor {
 	s := &supervisor{sp: sp, store: store, boot: job.BootID(), groups: lifetime.New(sp.Grace),
-		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string]chan struct{}{}}
+		errw: errw, tty: -1, running: map[int]*job.Record{}, copied: map[string][]*runOut{}}
 	if sp.Policy.When != "" {
 		s.loop = newLoop(&sp.Policy)
 	}
@@ -107,6 +107,7 @@ func superviseMain() int {
 		report = nil
 	}
 	s.handleSignals()
+	var reported <-chan struct{} // --ready-*: closed once pspawn has its answers
 	switch {
 	case report == nil:
 		s.startAll(func(st started) {
@@ -115,7 +116,7 @@ func superviseMain() int {
 			}
 		})
 	case sp.Ready.on():
-		s.startReady(report)
+		reported = s.startReady(report)
 	default:
 		s.startAll(func(st started) { writeWire(report, &st) })
 		report.Close()
@@ -140,6 +141,9 @@ func superviseMain() int {
 		}
 	}
 	s.reap()
+	if reported != nil {
+		<-reported
+	}
 	return 0
 }
 
@@ -292,6 +296,9 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	if files, err = s.readyPipes(j, files, &after); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	copied := len(s.copied[j.ID]) > 0
+	s.mu.Unlock()
 	fds := make([]uintptr, len(files))
 	for i, f := range files {
 		fds[i] = ^uintptr(0) // closed in the child
@@ -338,7 +345,7 @@ func (s *supervisor) startJob(j jobSpec) (*job.Record, error) {
 	rec := &job.Record{
 		ID: j.ID, Name: j.Name, PID: pid, PGID: pgid, StartTime: st.StartTime, BootID: s.boot,
 		Cmd: j.Argv, Cwd: cwd, Log: j.Log, Supervisor: os.Getpid(), SupervisorStart: s.start,
-		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(),
+		Started: time.Now(), State: job.Running, Restart: s.sp.Policy.When, Runs: j.Run, Held: s.sp.held(), Copied: copied,
 	}
 	if err := s.store.Write(rec); err != nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
@@ -505,6 +512,10 @@ func (s *supervisor) reap() {
 		s.mu.Lock()
 		jobs := len(s.running)
 		s.mu.Unlock()
+		if jobs == 0 && s.groups.Empty() {
+			s.reapOrphans()
+			return
+		}
 		watchdog := s.groups.Watchdog()
 		if jobs == 0 && !otherChildren(watchdog) {
 			return
@@ -526,6 +537,21 @@ func (s *supervisor) reap() {
 			if rec := s.ended(pid, ws); rec != nil {
 				s.restart(rec)
 			}
+		}
+	}
+}
+
+// reapOrphans ends the supervision once every job is recorded and every
+// group is gone, the usual end: the watchdog has nothing left to watch and
+// goes first, so that the children left, if any, are orphans that left
+// their job's group, and wait4 until ECHILD reaps them without a look
+// at /proc for the watchdog's sake.
+func (s *supervisor) reapOrphans() {
+	s.groups.Close()
+	for {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(-1, &ws, 0, nil); err != nil && err != syscall.EINTR {
+			return
 		}
 	}
 }
