@@ -338,6 +338,14 @@ func (j *joiner) settle(t *target) {
 	if t.rec == nil || t.rec.Final() || !t.rec.SupervisorGone(j.boot) {
 		return
 	}
+	// t.rec may have been read just before the supervisor wrote the end
+	// and went: read it again now that nothing else will write it, and
+	// take the end it holds.
+	if rec, err := j.store.Read(t.rec.ID); err == nil && rec.Final() {
+		t.rec = rec
+		j.finish(t, rec)
+		return
+	}
 	rec := *t.rec
 	end := t.ended
 	if end.IsZero() {
