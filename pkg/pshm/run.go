@@ -27,24 +27,29 @@ func command(args []string) []string {
 	return args
 }
 
-// subscribe starts catching the signals pshm passes on to its command, in
-// the background: the subscription takes a round trip to the runtime's
-// signal thread per signal, which overlaps with opening the object. Wait
-// on the returned function before taking the lock or slot: from then on a
-// signal must not kill pshm, which would leave the lock to a command that
-// may not have started yet. It also starts the lifetime watchdog of the
-// command's process group (whose members get grace between TERM and
-// KILL) in the background: close groups on the way out.
-func subscribe(grace time.Duration) (sigs chan os.Signal, groups *lifetime.Groups, ready func()) {
+// subscribe starts catching the signals pshm passes on to its command
+// argv, in the background: the subscription takes a round trip to the
+// runtime's signal thread per signal, which overlaps with opening the
+// object. Call ready before taking the lock or slot: from then on a signal
+// must not kill pshm, which would leave the lock to a command that may not
+// have started yet. It also starts the lifetime watchdog of the command's
+// process group (whose members get grace between TERM and KILL) in the
+// background; call done on the way out. Without a command (--acquire,
+// --release) there is nothing to catch or watch: sigs and groups are nil,
+// ready and done do nothing.
+func subscribe(argv []string, grace time.Duration) (sigs chan os.Signal, groups *lifetime.Groups, ready, done func()) {
+	if len(argv) == 0 {
+		return nil, nil, func() {}, func() {}
+	}
 	sigs = make(chan os.Signal, 4)
-	done := make(chan struct{})
+	notified := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-		close(done)
+		close(notified)
 	}()
 	groups = lifetime.New(grace)
 	groups.Prepare()
-	return sigs, groups, func() { <-done }
+	return sigs, groups, func() { <-notified }, groups.Close
 }
 
 // runCommand runs argv with pshm's standard streams (and extra environment)

@@ -48,13 +48,8 @@ func (c *lockCmd) Run(env *cli.Env) error {
 	if c.Owner != 0 && !c.Acquire && !c.Release {
 		return cli.Usagef("--owner applies to --acquire and --release")
 	}
-	var sigs chan os.Signal
-	var groups *lifetime.Groups
-	ready := func() {}
-	if len(argv) > 0 {
-		sigs, groups, ready = subscribe(c.Grace.D())
-		defer groups.Close()
-	}
+	sigs, groups, ready, done := subscribe(argv, c.Grace.D())
+	defer done()
 	obj, err := lockObject(c.Name)
 	if err != nil {
 		return err
@@ -180,13 +175,8 @@ func (c *semCmd) Run(env *cli.Env) error {
 	if c.Slots < 0 {
 		return cli.Usagef("invalid -n %d", c.Slots)
 	}
-	var sigs chan os.Signal
-	var groups *lifetime.Groups
-	ready := func() {}
-	if len(argv) > 0 {
-		sigs, groups, ready = subscribe(c.Grace.D())
-		defer groups.Close()
-	}
+	sigs, groups, ready, done := subscribe(argv, c.Grace.D())
+	defer done()
 	obj, err := openSized(c.Name, shm.KindSem, c.Slots, 1)
 	if err != nil {
 		return err
