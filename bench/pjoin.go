@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,7 +16,7 @@ import (
 
 var pjoinSuite = Suite{
 	Name:  "pjoin",
-	About: "exit-to-return latency of pjoin against waitpid(1) and pidwait; pspawn start time and supervisor memory",
+	About: "exit-to-return latency of pjoin against waitpid(1) and pidwait; pspawn start time (the supervisor's memory: suite restart)",
 	Run:   benchPjoin,
 }
 
@@ -121,17 +120,7 @@ func benchPjoin(b *Bench) error {
 	if err != nil {
 		return err
 	}
-	rows = []Row{{Name: "start -> job line read", Samples: start, Unit: "ms", Note: "pspawn -- sleep 1, measured in process"}}
-	for _, n := range []int{1, 100} {
-		total, private, err := supervisorRSS(n, 3)
-		if err != nil {
-			return err
-		}
-		rows = append(rows,
-			Row{Name: fmt.Sprintf("supervisor VmRSS, -n %d", n), Samples: total, Unit: "KiB/job", Note: "all resident pages / jobs (binary pages are shared page cache)"},
-			Row{Name: fmt.Sprintf("supervisor RssAnon, -n %d", n), Samples: private, Unit: "KiB/job", Note: "private memory / jobs: the real cost"})
-	}
-	b.Report("pspawn", rows...)
+	b.Report("pspawn", Row{Name: "start -> job line read", Samples: start, Unit: "ms", Note: "pspawn -- sleep 1, measured in process"})
 	return nil
 }
 
@@ -209,64 +198,4 @@ func startToPID(runs int) ([]float64, error) {
 		exec.Command("pjoin", "--kill", strings.Fields(line)[0]).Run()
 	}
 	return out, nil
-}
-
-// supervisorRSS starts n sleeping jobs and returns the supervisor's
-// resident and private memory per job, in KiB, over the given number of
-// samples.
-func supervisorRSS(n, samples int) (total, private []float64, err error) {
-	for range samples {
-		b, err := exec.Command("pspawn", "--json", "-n", strconv.Itoa(n), "--", "sleep", "3").Output()
-		if err != nil {
-			return nil, nil, fmt.Errorf("pspawn -n %d: %w", n, err)
-		}
-		var first struct{ ID string }
-		json.Unmarshal(b[:strings.IndexByte(string(b), '\n')], &first)
-		rec, err := os.ReadFile(filepath.Join(os.Getenv("PKIT_DIR"), "jobs", first.ID+".json"))
-		if err != nil {
-			return nil, nil, err
-		}
-		var r struct{ Supervisor int }
-		json.Unmarshal(rec, &r)
-		time.Sleep(200 * time.Millisecond) // let the supervisor settle into its wait
-		rss, anon, err := memOf(r.Supervisor)
-		if err != nil {
-			return nil, nil, err
-		}
-		total = append(total, rss/float64(n))
-		private = append(private, anon/float64(n))
-		var all []string
-		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var j struct{ ID string }
-			json.Unmarshal([]byte(l), &j)
-			all = append(all, j.ID)
-		}
-		exec.Command("pjoin", append([]string{"--kill"}, all...)...).Run()
-	}
-	return total, private, nil
-}
-
-// memOf reads VmRSS and RssAnon (KiB) of process pid.
-func memOf(pid int) (rss, anon float64, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			rss, _ = strconv.ParseFloat(f[0], 64)
-		case "RssAnon":
-			anon, _ = strconv.ParseFloat(f[0], 64)
-		}
-	}
-	if rss == 0 {
-		return 0, 0, fmt.Errorf("no VmRSS for %d", pid)
-	}
-	return rss, anon, nil
 }
