@@ -596,7 +596,10 @@ func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs i
 				return nil, 0, err
 			}
 			s.stream = true
-			return s, s.end - s.off, s.seek()
+			if err := s.seek(); err != nil { // past the header
+				return nil, 0, err
+			}
+			return s, s.end - s.off, nil
 		}
 		header, rest, err := readHeader(r, f.Header)
 		if err != nil {
