@@ -417,9 +417,18 @@ type partSource struct {
 	end    int64
 	n      int
 	last   *pipeIn
+	// stream: f stands in for a stream (--pipe): its offset follows the
+	// ranges cut, as if they were read, and a file grown meanwhile is cut
+	// to its new end.
+	stream bool
 }
 
 func (s *partSource) Next() (string, error) {
+	if s.off >= s.end && s.stream {
+		if st, err := s.f.Stat(); err == nil {
+			s.end = max(s.end, st.Size())
+		}
+	}
 	if s.off >= s.end {
 		return "", io.EOF
 	}
@@ -430,7 +439,22 @@ func (s *partSource) Next() (string, error) {
 	s.n++
 	s.last = &pipeIn{header: s.header, file: s.f, off: s.off, n: at - s.off}
 	s.off = at
+	if err := s.seek(); err != nil {
+		return "", err
+	}
 	return strconv.Itoa(s.n), nil
+}
+
+// seek moves a stream's offset to the next range: a job that ppool stops
+// early leaves the rest of the input to the next reader of the file.
+func (s *partSource) seek() error {
+	if !s.stream {
+		return nil
+	}
+	if _, err := s.f.Seek(s.off, io.SeekStart); err != nil {
+		return fmt.Errorf("read input: %w", err)
+	}
+	return nil
 }
 
 // cutAt finds where the range from s.off ends, as --pipe would cut it:
@@ -551,7 +575,10 @@ func (c *CLI) pipeSource(env *cli.Env) (Source, int64, error) {
 	return src, total, nil
 }
 
-// blocks opens the input of --pipe or --pipepart.
+// blocks opens the input of --pipe or --pipepart. --pipe on a regular
+// file (stdin redirected from one, or -a FILE) cuts it as --pipepart does,
+// from its offset on, unless --regexp is given: a regular expression may
+// match otherwise in a window around a cut than in the stream read so far.
 func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs int) (Source, int64, error) {
 	if !f.Pipepart {
 		r := env.Stdin
@@ -562,13 +589,24 @@ func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs i
 			}
 			r = file // read to its end, closed at exit
 		}
-		total := remaining(r)
+		off, end := seekable(r)
+		if off < end && !f.Regexp && readsAt(r, off) {
+			s, err := newPartSource(r, off, end, rs, size, f.Header, jobs)
+			if err != nil {
+				return nil, 0, err
+			}
+			s.stream = true
+			if err := s.seek(); err != nil { // past the header
+				return nil, 0, err
+			}
+			return s, s.end - s.off, nil
+		}
 		header, rest, err := readHeader(r, f.Header)
 		if err != nil {
 			return nil, 0, err
 		}
 		free := make(chan []byte, max(jobs, 1)+1)
-		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, max(total-int64(len(header)), 0), nil
+		return &blockSource{r: r, rs: rs, size: int(size), header: header, carry: rest, free: free}, max(end-off-int64(len(header)), 0), nil
 	}
 	file, err := os.Open(c.ArgFile[0])
 	if err != nil {
@@ -579,32 +617,47 @@ func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs i
 		file.Close()
 		return nil, 0, cli.Usagef("--pipepart: %s is not a regular file (use --pipe)", c.ArgFile[0])
 	}
-	header, _, err := readHeader(io.NewSectionReader(file, 0, st.Size()), f.Header)
+	s, err := newPartSource(file, 0, st.Size(), rs, size, f.Header, jobs)
 	if err != nil {
 		file.Close()
 		return nil, 0, err
 	}
-	s := &partSource{f: file, rs: rs, header: header, off: int64(len(header)), end: st.Size(), size: size}
+	return s, s.end - s.off, nil
+}
+
+// newPartSource cuts the bytes of file from off to end, after the first
+// header lines, into blocks of size bytes or, size being -N, N blocks per
+// job slot.
+func newPartSource(file *os.File, off, end int64, rs *records, size int64, header, jobs int) (*partSource, error) {
+	head, _, err := readHeader(io.NewSectionReader(file, off, end-off), header)
+	if err != nil {
+		return nil, err
+	}
+	s := &partSource{f: file, rs: rs, header: head, off: off + int64(len(head)), end: end, size: size}
 	if size < 0 {
 		k := -size * int64(max(jobs, 1))
 		s.size = max(1, (s.end-s.off+k-1)/k)
 	}
-	return s, s.end - s.off, nil
+	return s, nil
 }
 
-// remaining is what is left to read of r when it is a regular file, else 0.
-func remaining(r io.Reader) int64 {
-	f, ok := r.(*os.File)
-	if !ok {
-		return 0
-	}
-	st, err := f.Stat()
+// readsAt reports whether a byte of r can be read at off (r may be open
+// for writing only: the stream path reports it).
+func readsAt(r *os.File, off int64) bool {
+	_, err := r.ReadAt(make([]byte, 1), off)
+	return err == nil
+}
+
+// seekable is r's offset and size when r is a regular file whose offset
+// can be read, else 0, 0 (the size is not known).
+func seekable(r *os.File) (off, end int64) {
+	st, err := r.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return 0
+		return 0, 0
 	}
-	off, err := f.Seek(0, io.SeekCurrent)
+	off, err = r.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return max(st.Size()-off, 0)
+	return off, st.Size()
 }

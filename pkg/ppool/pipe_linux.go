@@ -23,13 +23,18 @@ func growPipe(wr *os.File, size int64) {
 }
 
 // sendRange writes n bytes of f from off to the pipe wr with splice: the
-// kernel moves the pages, ppool never reads them.
+// kernel moves the pages, ppool never reads them. Where the file system
+// refuses splice, it copies.
 func sendRange(wr, f *os.File, off, n int64) error {
-	src := int(f.Fd())
-	return intoPipe(wr, n, func(fd, most int) (int, error) {
+	src, end := int(f.Fd()), off+n
+	err := intoPipe(wr, n, func(fd, most int) (int, error) {
 		k, err := unix.Splice(src, &off, fd, nil, most, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 		return int(k), err
 	})
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		_, err = io.Copy(wr, io.NewSectionReader(f, off, end-off))
+	}
+	return err
 }
 
 // sendBlock puts data in the pipe wr with vmsplice: the pipe refers to

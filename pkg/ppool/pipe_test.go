@@ -172,3 +172,44 @@ func FuzzBlocks(f *testing.F) {
 		}
 	})
 }
+
+// TestPartSourceStream: a file cut for --pipe moves its offset past each
+// block, and a file grown before the end is reached is cut to its new end.
+func TestPartSourceStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(path, []byte("a\nbb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, err := newRecords(&PipeFlags{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newPartSource(f, 2, 5, rs, 1, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stream = true
+	for _, want := range []struct {
+		off, n, at int64
+		grow       string
+	}{{2, 3, 5, "c\n"}, {5, 2, 7, ""}} {
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		at, err := f.Seek(0, io.SeekCurrent)
+		if err != nil || s.last.off != want.off || s.last.n != want.n || at != want.at {
+			t.Fatalf("block at %d of %d bytes, offset %d (%v); want %d, %d, %d", s.last.off, s.last.n, at, err, want.off, want.n, want.at)
+		}
+		if _, err := f.WriteAt([]byte(want.grow), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the end: %v, want io.EOF", err)
+	}
+}

@@ -98,7 +98,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		if d, ok := src.(*dealer); ok {
 			deal, inner = d, d.src
 		}
-		if f, ok := inner.(*partSource); ok {
+		if f, ok := inner.(*partSource); ok && !f.stream {
 			defer f.f.Close()
 		}
 		sources = []Source{src}
