@@ -43,10 +43,10 @@ func benchPjoin(b *Bench) error {
 		// The same job's PID: the supervisor's own work at the job's end
 		// (reap, record, exit) competes for the CPUs with any waiter.
 		{"pidwait -F pidfile (pspawn job)", "pidwait", true, func(_, f string) []string { return []string{"pidwait", "-F", f} }, "pspawn"},
-		// The floor of any Go waiter: wake on the pidfd, then a Go
-		// process's exit (its threads, its memory), nothing else.
-		{"Go floor: poll pidfd, exit", floorWaiter, false, func(_, f string) []string { return []string{floorWaiter, f} }, ""},
-		{"Go floor: poll pidfd, exit (pspawn job)", floorWaiter, true, func(_, f string) []string { return []string{floorWaiter, f} }, "pspawn"},
+		// The floor of any Go waiter: wake on the pidfd as pjoin does, then
+		// a Go process's exit (its threads, its memory), nothing else.
+		{"Go floor: wait pidfd, exit", floorWaiter, false, func(_, f string) []string { return []string{floorWaiter, f} }, ""},
+		{"Go floor: wait pidfd, exit (pspawn job)", floorWaiter, true, func(_, f string) []string { return []string{floorWaiter, f} }, "pspawn"},
 	}
 	if err := buildInModule(b.TempDir(), b.BinDir, floorWaiter, floorWaiterSrc); err != nil {
 		return err
@@ -131,8 +131,9 @@ func benchPjoin(b *Bench) error {
 	return nil
 }
 
-// floorWaiter is a minimal Go waiter: it opens a pidfd on the PID in the
-// file it is given, polls it and exits, as pjoin PID does at the least.
+// floorWaiter is the floor of pjoin's design: a Go program that takes a
+// pidfd on the PID in the file it is given, waits on it as pjoin does
+// (procwait) and exits, with nothing else: no flags, no records.
 const floorWaiter = "gowait"
 
 const floorWaiterSrc = `package main
@@ -142,7 +143,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/pkit-sh/pkit/pkg/procwait"
 )
 
 func main() {
@@ -154,15 +155,12 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
+	p, err := procwait.Open(pid)
 	if err != nil {
-		os.Exit(0) // already gone
+		return // already gone
 	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-			return
-		}
+	if _, err := procwait.Wait([]*procwait.Proc{p}, -1); err != nil {
+		panic(err)
 	}
 }
 `
