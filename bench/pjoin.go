@@ -16,7 +16,7 @@ import (
 
 var pjoinSuite = Suite{
 	Name:  "pjoin",
-	About: "exit-to-return latency of pjoin against waitpid(1) and pidwait; pspawn start time (the supervisor's memory: suite restart)",
+	About: "exit-to-return latency of pjoin against waitpid(1), pidwait and a Go floor (wait on a pidfd, exit); pspawn start time (the supervisor's memory: suite restart)",
 	Run:   benchPjoin,
 }
 
