@@ -16,7 +16,7 @@ import (
 
 var pjoinSuite = Suite{
 	Name:  "pjoin",
-	About: "exit-to-return latency of pjoin against waitpid(1) and pidwait; pspawn start time (the supervisor's memory: suite restart)",
+	About: "exit-to-return latency of pjoin against waitpid(1), pidwait and a Go floor (wait on a pidfd, exit); pspawn start time (the supervisor's memory: suite restart)",
 	Run:   benchPjoin,
 }
 
@@ -43,6 +43,13 @@ func benchPjoin(b *Bench) error {
 		// The same job's PID: the supervisor's own work at the job's end
 		// (reap, record, exit) competes for the CPUs with any waiter.
 		{"pidwait -F pidfile (pspawn job)", "pidwait", true, func(_, f string) []string { return []string{"pidwait", "-F", f} }, "pspawn"},
+		// The floor of any Go waiter: wake on the pidfd as pjoin does, then
+		// a Go process's exit (its threads, its memory), nothing else.
+		{"Go floor: wait pidfd, exit", floorWaiter, false, func(_, f string) []string { return []string{floorWaiter, f} }, ""},
+		{"Go floor: wait pidfd, exit (pspawn job)", floorWaiter, true, func(_, f string) []string { return []string{floorWaiter, f} }, "pspawn"},
+	}
+	if err := buildInModule(b.TempDir(), b.BinDir, floorWaiter, floorWaiterSrc); err != nil {
+		return err
 	}
 	pjoinBefore, rev, err := b.Before("pjoin")
 	if err != nil {
@@ -87,7 +94,7 @@ func benchPjoin(b *Bench) error {
 			note = w.needs + " not installed: skipped"
 		case w.needs == "pjoin":
 			note = ""
-			for _, a := range []anchor{{"waitpid", false}, {"pidwait", false}, {"pidwait", true}} {
+			for _, a := range []anchor{{"waitpid", false}, {"pidwait", false}, {"pidwait", true}, {floorWaiter, false}, {floorWaiter, true}} {
 				if m, ok := anchors[a]; ok && m > 0 && (w.job || !a.job) {
 					of := a.name
 					if a.job {
@@ -123,6 +130,40 @@ func benchPjoin(b *Bench) error {
 	b.Report("pspawn", Row{Name: "start -> job line read", Samples: start, Unit: "ms", Note: "pspawn -- sleep 1, measured in process"})
 	return nil
 }
+
+// floorWaiter is the floor of pjoin's design: a Go program that takes a
+// pidfd on the PID in the file it is given, waits on it as pjoin does
+// (procwait) and exits, with nothing else: no flags, no records.
+const floorWaiter = "gowait"
+
+const floorWaiterSrc = `package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pkit-sh/pkit/pkg/procwait"
+)
+
+func main() {
+	b, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		panic(err)
+	}
+	p, err := procwait.Open(pid)
+	if err != nil {
+		return // already gone
+	}
+	if _, err := procwait.Wait([]*procwait.Proc{p}, -1); err != nil {
+		panic(err)
+	}
+}
+`
 
 // exitLatency starts a target (a child of ours that sleeps, left a zombie
 // until the waiter has returned, or, if spawn names a pspawn binary, a

@@ -199,15 +199,18 @@ func (g *Groups) Close() {
 	if g.pipe == nil {
 		return
 	}
-	g.pipe.Close()
+	defer g.pipe.Close()
 	if len(g.live) > 0 || g.watchdog == 0 {
 		// Members that outlived KILL (asleep in the kernel): the watchdog,
-		// now at end of file, goes on waiting for them after we exit.
+		// at end of file once the pipe is closed, goes on waiting for them
+		// after we exit.
 		return
 	}
 	// Nothing is left to watch. KILL rather than waiting for the watchdog
 	// to notice the end of file: it may still be starting up, and a
-	// one-shot tool would wait for that.
+	// one-shot tool would wait for that. The pipe is closed after, so that
+	// the watchdog is woken once, to die, not first to read the end of
+	// file (its work competes with what waits for the tool's jobs).
 	syscall.Kill(g.watchdog, syscall.SIGKILL)
 	for {
 		var ws syscall.WaitStatus

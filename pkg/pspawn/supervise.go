@@ -641,12 +641,17 @@ func (s *supervisor) ended(pid int, ws syscall.WaitStatus) *job.Record {
 	}
 	rec.SetEnd(ws.Exited(), ws.ExitStatus(), sig, time.Now())
 	s.copiedOut(rec.ID)
+	if s.loop == nil {
+		// The record first, as soon as it holds the whole end: a waiter
+		// (pjoin) reads it the moment the job has ended, and what follows
+		// is this process's own bookkeeping.
+		s.write(rec)
+	}
 	s.groups.Ended(rec.PGID)
 	s.notReady(rec.ID)
 	if s.loop != nil {
 		return s.ranOut(rec)
 	}
-	s.write(rec)
 	failed := rec.TimedOut || sig != 0 || rec.ExitCode != nil && *rec.ExitCode != 0
 	if failed && s.first == nil {
 		s.first = rec
