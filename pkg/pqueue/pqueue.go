@@ -46,14 +46,16 @@ type Globals struct {
 	dial location.Dialer // see Main
 }
 
-// runner is every subcommand: it runs with the global flags.
+// runner is every subcommand: it runs with the global flags. The method
+// is unexported so that kong, which looks for a Run method by reflection
+// as it checks each command line, finds none: commands are run by run.
 type runner interface {
-	Run(g *Globals, env *cli.Env) error
+	run(g *Globals, env *cli.Env) error
 }
 
 // run runs the command kong selected, once the whole command line is
 // checked: first the hand-off of a call to a server (handOff), before
-// anything is read or written, then the command's Run. It calls Run
+// anything is read or written, then the command. It calls the command
 // through runner rather than kong's Context.Run, which finds Run and its
 // arguments by reflection (every method of every node on the path, to
 // look for providers) at each call of a tool started once per item.
@@ -62,7 +64,7 @@ func run(kctx *kong.Context, env *cli.Env) error {
 	if err := c.handOff(kctx.Args); err != nil {
 		return err
 	}
-	return kctx.Selected().Target.Addr().Interface().(runner).Run(&c.Globals, env)
+	return kctx.Selected().Target.Addr().Interface().(runner).run(&c.Globals, env)
 }
 
 // Command returns pqueue's description for the shared CLI plumbing.

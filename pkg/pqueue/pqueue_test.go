@@ -180,7 +180,7 @@ func TestEveryCommandRuns(t *testing.T) {
 	}
 	for _, n := range k.Model.Children {
 		if _, ok := n.Target.Addr().Interface().(runner); !ok {
-			t.Errorf("pqueue %s: %s has no Run(*Globals, *cli.Env) error", n.Name, n.Target.Type())
+			t.Errorf("pqueue %s: %s has no run(*Globals, *cli.Env) error", n.Name, n.Target.Type())
 		}
 	}
 }
