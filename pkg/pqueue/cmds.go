@@ -34,8 +34,8 @@ type DoneCmd struct {
 	IDs  []string `arg:"" optional:"" name:"id" help:"Lease IDs printed by get --lease; none: read them from stdin."`
 }
 
-// Run acknowledges the leases.
-func (c *DoneCmd) Run(g *Globals, env *cli.Env) error {
+// run acknowledges the leases.
+func (c *DoneCmd) run(g *Globals, env *cli.Env) error {
 	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
 		return q.Done(ctx, ids...)
 	})
@@ -48,8 +48,8 @@ type NackCmd struct {
 	Delay cli.Duration `placeholder:"DUR" help:"Deliver the items again only after DUR (default: at once)."`
 }
 
-// Run gives the leased items back.
-func (c *NackCmd) Run(g *Globals, env *cli.Env) error {
+// run gives the leased items back.
+func (c *NackCmd) run(g *Globals, env *cli.Env) error {
 	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
 		return eachLease(ids, func(id string) error { return q.Nack(ctx, id, c.Delay.D()) })
 	})
@@ -62,8 +62,8 @@ type TouchCmd struct {
 	Lease cli.Duration `placeholder:"DUR" help:"New lease from now (default: the queue's lease)."`
 }
 
-// Run renews the leases.
-func (c *TouchCmd) Run(g *Globals, env *cli.Env) error {
+// run renews the leases.
+func (c *TouchCmd) run(g *Globals, env *cli.Env) error {
 	return onLeases(g, env, c.Name, c.IDs, func(ctx context.Context, q queue.Queue, ids []string) error {
 		d := c.Lease.D()
 		if d == 0 {
@@ -162,9 +162,9 @@ type JoinCmd struct {
 	Timeout cli.Duration `placeholder:"DUR" help:"Wait at most DUR (exit 124) (default: wait forever)."`
 }
 
-// Run waits until every item put has been done, and for a queue that does
+// run waits until every item put has been done, and for a queue that does
 // not exist yet, until it is created (see openReader).
-func (c *JoinCmd) Run(g *Globals, env *cli.Env) error {
+func (c *JoinCmd) run(g *Globals, env *cli.Env) error {
 	ctx, cancel := withTimeout(c.Timeout)
 	defer cancel()
 	b, q, err := g.openReader(ctx, env, c.Name, true, c.Timeout)
@@ -186,9 +186,9 @@ type CreateCmd struct {
 	Volatile      bool         `xor:"durability" help:"Do not fsync (the default): operations survive the crash of any process, not of the OS."`
 }
 
-// Run creates the queue; creating it again with the same settings is not
+// run creates the queue; creating it again with the same settings is not
 // an error.
-func (c *CreateCmd) Run(g *Globals, env *cli.Env) error {
+func (c *CreateCmd) run(g *Globals, env *cli.Env) error {
 	if err := cli.ValidName("queue", c.Name); err != nil {
 		return err
 	}
@@ -232,8 +232,8 @@ type SizeCmd struct {
 	JSON bool   `name:"json" help:"Print all counters as JSON: ready, leased, delivered, done, dead, maxsize, bytes."`
 }
 
-// Run prints the number of ready items.
-func (c *SizeCmd) Run(g *Globals, env *cli.Env) error {
+// run prints the number of ready items.
+func (c *SizeCmd) run(g *Globals, env *cli.Env) error {
 	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
@@ -250,8 +250,8 @@ type EmptyCmd struct {
 	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
-// Run answers with the exit status, like test(1).
-func (c *EmptyCmd) Run(g *Globals, env *cli.Env) error {
+// run answers with the exit status, like test(1).
+func (c *EmptyCmd) run(g *Globals, env *cli.Env) error {
 	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
@@ -267,8 +267,8 @@ type FullCmd struct {
 	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
-// Run answers with the exit status, like test(1).
-func (c *FullCmd) Run(g *Globals, env *cli.Env) error {
+// run answers with the exit status, like test(1).
+func (c *FullCmd) run(g *Globals, env *cli.Env) error {
 	st, err := statsOf(g, env, c.Name)
 	if err != nil {
 		return err
@@ -285,8 +285,8 @@ type LsCmd struct {
 	JSON bool `name:"json" help:"One JSON object per queue with all counters."`
 }
 
-// Run lists the queues.
-func (c *LsCmd) Run(g *Globals, env *cli.Env) error {
+// run lists the queues.
+func (c *LsCmd) run(g *Globals, env *cli.Env) error {
 	b, err := g.backend()
 	if err != nil {
 		return err
@@ -325,9 +325,9 @@ type PurgeCmd struct {
 	Name string `arg:"" help:"Queue name." completion-predictor:"queues"`
 }
 
-// Run drops the ready items and prints how many on stderr when it is a
+// run drops the ready items and prints how many on stderr when it is a
 // terminal.
-func (c *PurgeCmd) Run(g *Globals, env *cli.Env) error {
+func (c *PurgeCmd) run(g *Globals, env *cli.Env) error {
 	ctx := context.Background()
 	b, q, err := g.openQueue(ctx, env, c.Name, false)
 	if err != nil {
@@ -345,8 +345,8 @@ type RmCmd struct {
 	Force bool     `short:"f" name:"force" help:"A queue that does not exist is not an error."`
 }
 
-// Run removes the queues.
-func (c *RmCmd) Run(g *Globals, env *cli.Env) error {
+// run removes the queues.
+func (c *RmCmd) run(g *Globals, env *cli.Env) error {
 	b, err := g.backend()
 	if err != nil {
 		return err

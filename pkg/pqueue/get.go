@@ -40,8 +40,8 @@ const (
 	followBatch = 256
 )
 
-// Run takes the items.
-func (c *GetCmd) Run(g *Globals, env *cli.Env) error {
+// run takes the items.
+func (c *GetCmd) run(g *Globals, env *cli.Env) error {
 	if err := c.validate(); err != nil {
 		return err
 	}

@@ -46,14 +46,25 @@ type Globals struct {
 	dial location.Dialer // see Main
 }
 
-// AfterApply makes the global flags available to every subcommand's Run.
-// kong provides them as it calls Run, once the whole command line is
-// checked and before Run reads or writes anything: the moment to hand the
-// call off (handOff).
-func (c *CLI) AfterApply(kctx *kong.Context) error {
-	return kctx.BindToProvider(func() (*Globals, error) {
-		return &c.Globals, c.handOff(kctx.Args)
-	})
+// runner is every subcommand: it runs with the global flags. The method
+// is unexported so that kong, which looks for a Run method by reflection
+// as it checks each command line, finds none: commands are run by run.
+type runner interface {
+	run(g *Globals, env *cli.Env) error
+}
+
+// run runs the command kong selected, once the whole command line is
+// checked: first the hand-off of a call to a server (handOff), before
+// anything is read or written, then the command. It calls the command
+// through runner rather than kong's Context.Run, which finds Run and its
+// arguments by reflection (every method of every node on the path, to
+// look for providers) at each call of a tool started once per item.
+func run(kctx *kong.Context, env *cli.Env) error {
+	c := kctx.Model.Target.Addr().Interface().(*CLI)
+	if err := c.handOff(kctx.Args); err != nil {
+		return err
+	}
+	return kctx.Selected().Target.Addr().Interface().(runner).run(&c.Globals, env)
 }
 
 // Command returns pqueue's description for the shared CLI plumbing.
@@ -70,7 +81,7 @@ func command(dial location.Dialer) *cli.Command {
 // local call half again slower, and hands the calls with --url to
 // pqueue-nats (handOff).
 func Main(args []string, dial location.Dialer) int {
-	return cli.Run(command(dial), args)
+	return cli.RunWith(command(dial), args, run)
 }
 
 // toolName is the name the binary gives itself in its messages and

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -164,5 +165,22 @@ func TestOnLeasesOverlap(t *testing.T) {
 	w.Close()
 	if err := <-ret; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEveryCommandRuns: run calls each subcommand through runner, so each
+// must implement it (a command kong selects without it would panic).
+func TestEveryCommandRuns(t *testing.T) {
+	k, err := cli.Parser(Command(), io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Model.Children) == 0 {
+		t.Fatal("no subcommands in the model")
+	}
+	for _, n := range k.Model.Children {
+		if _, ok := n.Target.Addr().Interface().(runner); !ok {
+			t.Errorf("pqueue %s: %s has no run(*Globals, *cli.Env) error", n.Name, n.Target.Type())
+		}
 	}
 }

@@ -25,8 +25,8 @@ type PutCmd struct {
 // slow producer are not held back.
 const putBatch = 8192
 
-// Run puts the items.
-func (c *PutCmd) Run(g *Globals, env *cli.Env) error {
+// run puts the items.
+func (c *PutCmd) run(g *Globals, env *cli.Env) error {
 	if c.NoWait && c.Timeout > 0 {
 		return cli.Usagef("--nowait and --timeout cannot be combined")
 	}

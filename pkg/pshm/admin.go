@@ -81,7 +81,7 @@ type rmCmd struct {
 	Force bool     `short:"f" help:"Ignore objects that do not exist."`
 }
 
-func (c *rmCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *rmCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
 	names, err := cli.ArgsOrStdin(c.Names, env.Stdin)
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func (c *rmCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if len(names) == 0 {
 		return cli.Usagef("no objects to remove")
 	}
-	ctx, cancel := opContext()
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	var worst error
 	for _, n := range names {

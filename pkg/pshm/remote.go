@@ -155,7 +155,14 @@ func (r *Server) store(url string, dial Dialer) (sharedstate.Store, error) {
 // server that is restarting, short enough not to hang a script.
 const opTimeout = 30 * time.Second
 
-func opContext() (context.Context, context.CancelFunc) {
+// opContext is the context of an operation that does not wait, of a call
+// for the server r, or for this machine's objects when r is nil: those
+// operations cannot hang, and a context without a deadline sets no timer,
+// which would start the runtime's network poller in every call.
+func (r *Server) opContext() (context.Context, context.CancelFunc) {
+	if r == nil {
+		return context.WithCancel(context.Background())
+	}
 	return context.WithTimeout(context.Background(), opTimeout)
 }
 
@@ -188,7 +195,7 @@ func holdRemote(env *cli.Env, s sharedstate.Store, r *Server, what, name string,
 	case release && r.Fence == 0:
 		return cli.Usagef("--release needs --fence (or $PSHM_FENCE): the token --acquire printed")
 	case release:
-		ctx, cancel := opContext()
+		ctx, cancel := r.opContext()
 		defer cancel()
 		return fail(s.ReleaseFence(ctx, name, r.Fence))
 	case owner != 0:
@@ -282,11 +289,11 @@ func remoteType(ob sharedstate.Object) string {
 	return ob.Spec.Kind.String()
 }
 
-func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
 	if c.Sems {
 		return cli.Usagef("--sems lists this machine's glibc semaphores: not available with --url")
 	}
-	ctx, cancel := opContext()
+	ctx, cancel := r.opContext()
 	defer cancel()
 	objs, err := s.List(ctx)
 	if err != nil {
@@ -303,8 +310,8 @@ func (c *lsCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	return w.Flush()
 }
 
-func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
+func (c *dumpCmd) remote(env *cli.Env, s sharedstate.Store, r *Server) error {
+	ctx, cancel := r.opContext()
 	defer cancel()
 	for _, n := range c.Names {
 		if err := cli.ValidName("object", n); err != nil {

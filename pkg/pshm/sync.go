@@ -300,11 +300,11 @@ type eventCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"wait: give up after DUR (exit 124) (default: 0, wait forever)."`
 }
 
-func (c *eventCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *eventCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
-	ctx, cancel := opContext()
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	switch c.Action {
 	case "set", "clear":
@@ -333,13 +333,13 @@ type barrierCmd struct {
 	Timeout cli.Duration `short:"t" placeholder:"DUR" help:"Give up after DUR (exit 124); this process then no longer counts as arrived (default: wait forever)."`
 }
 
-func (c *barrierCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *barrierCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
 	parties := c.Parties
 	if parties == 0 {
-		ctx, cancel := opContext()
+		ctx, cancel := srv.opContext()
 		ob, err := s.Stat(ctx, c.Name)
 		cancel()
 		if errors.Is(err, shm.ErrNotExist) {
@@ -361,7 +361,7 @@ type dictCmd struct {
 	JSON   bool     `help:"get, keys, items: JSON Lines ({\"key\":…,\"value\":…})."`
 }
 
-func (c *dictCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *dictCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -373,7 +373,7 @@ func (c *dictCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 	if c.Action == "set" && strings.ContainsAny(c.Args[0], "\t\n") {
 		return cli.Usagef("dict key %q contains a tab or newline", c.Args[0])
 	}
-	ctx, cancel := opContext()
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	switch c.Action {
 	case "set":

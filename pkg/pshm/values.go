@@ -81,7 +81,7 @@ func (c *createCmd) spec() (shm.Spec, error) {
 	return s, nil
 }
 
-func (c *createCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
+func (c *createCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
 	if err := cli.ValidName("object", c.Name); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (c *createCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
 			init = append(init, init[0])
 		}
 	}
-	ctx, cancel := opContext()
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	created, err := s.Create(ctx, c.Name, spec, c.ExistOK, init)
 	if errors.Is(err, shm.ErrExist) {
@@ -147,8 +147,8 @@ type getCmd struct {
 	JSON bool   `help:"One JSON object per element: name, index, value."`
 }
 
-func (c *getCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
+func (c *getCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	ob, r, err := valueRef(ctx, s, c.Ref)
 	if err != nil {
@@ -187,8 +187,8 @@ func parseValues(t shm.Type, ss []string) ([]shm.Value, error) {
 	return vals, nil
 }
 
-func (c *setCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
+func (c *setCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	ob, r, err := element(ctx, s, c.Ref, "set")
 	if err != nil {
@@ -217,8 +217,8 @@ type addCmd struct {
 	Quiet bool   `short:"q" help:"Do not print the new value."`
 }
 
-func (c *addCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
+func (c *addCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	ob, r, err := element(ctx, s, c.Ref, "add")
 	if err != nil {
@@ -244,8 +244,8 @@ type casCmd struct {
 	New string `arg:"" help:"Value to store if the element holds OLD."`
 }
 
-func (c *casCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	ctx, cancel := opContext()
+func (c *casCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
+	ctx, cancel := srv.opContext()
 	defer cancel()
 	ob, r, err := element(ctx, s, c.Ref, "cas")
 	if err != nil {
@@ -276,8 +276,8 @@ type waitCmd struct {
 // condSyntax is an --until comparison: an operator, maybe with its value.
 const condSyntax = `^\s*(==|!=|<=|>=|=|<|>|eq|ne|lt|le|gt|ge)\s*(.*?)\s*$`
 
-func (c *waitCmd) run(env *cli.Env, s sharedstate.Store, _ *Server) error {
-	octx, cancel := opContext()
+func (c *waitCmd) run(env *cli.Env, s sharedstate.Store, srv *Server) error {
+	octx, cancel := srv.opContext()
 	ob, r, err := element(octx, s, c.Ref, "wait")
 	cancel()
 	if err != nil {

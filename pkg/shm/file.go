@@ -26,13 +26,16 @@ func PathOf(name string) (string, error) {
 // that it is a regular file owned by the calling user: /dev/shm is
 // world-writable, so another user could plant an object under a name we use.
 func openFile(name, path string) (*os.File, os.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	// Not os.OpenFile: on Linux it tries to add every file to the network
+	// poller, starting the poller first, in each call of pshm.
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s: %w", name, ErrNotExist)
 		}
-		return nil, nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, nil, fmt.Errorf("open %s: %w", name, &fs.PathError{Op: "open", Path: path, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), path)
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
