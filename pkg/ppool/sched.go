@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
-	"github.com/pkit-sh/pkit/pkg/lifetime"
 )
 
 // schedule runs the jobs from queue and returns when every worker is done.
 // One path runs every job: a worker per slot (-j N), or per item (-j 0),
-// each starting its jobs one after the other and waiting for each in
-// wait4. Retries, throttling and halting happen in the worker, so each
+// each starting its jobs one after the other and waiting for each (reap).
+// Retries, throttling and halting happen in the worker, so each
 // worker's waits hold up only its own slot.
 func (p *Pool) schedule(queue <-chan *job) {
 	var wg sync.WaitGroup
@@ -185,13 +184,14 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
 	if r != nil {
 		return r
 	}
-	return p.endJob(rj, wait4(rj.pid))
+	return p.endJob(rj, reap(rj.pid, rj.pidfd))
 }
 
 // runningJob is a started job, until endJob.
 type runningJob struct {
 	r          *result
 	pid        int
+	pidfd      int // -1 if none
 	timer      *time.Timer
 	closePipes func()
 }
@@ -247,10 +247,11 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		closeOut := closePipes
 		closePipes = func() { stop(); closeOut(); r.sent = j.in.size() }
 	}
+	pidfd := -1
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
-		Sys:   lifetime.Attr(),
+		Sys:   jobAttr(&pidfd),
 	})
 	if err == nil {
 		startFeed()
@@ -268,7 +269,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 	if err := p.groups.Add(pid); err != nil {
 		// Unprotected against ppool's death: do not let it run.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		wait4(pid)
+		reap(pid, pidfd)
 		closePipes()
 		p.fatal(err)
 		r.exit = cli.ExitFail
@@ -286,7 +287,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		// stopped: stop them again, this one included.
 		go p.groups.Stop()
 	}
-	rj := &runningJob{r: r, pid: pid, closePipes: closePipes}
+	rj := &runningJob{r: r, pid: pid, pidfd: pidfd, closePipes: closePipes}
 	if p.Timeout > 0 {
 		rj.timer = time.AfterFunc(p.Timeout, func() {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
