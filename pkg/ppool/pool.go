@@ -43,7 +43,7 @@ type Pool struct {
 	PipeMode   bool  // items are blocks fed to each job's stdin (pipe.go)
 	InputSize  int64 // pipe mode: the bytes of the blocks to feed, 0 if unknown
 
-	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
+	afterJob func(r *result, out, errOut *outFile) // --queue/--results: settle and report (queue.go)
 	onStart  func(j *job, pgid int)                // --queue: tie the item's lease to the job's group (queue.go)
 
 	env       *cli.Env

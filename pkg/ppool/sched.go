@@ -54,15 +54,15 @@ func (p *Pool) schedule(queue <-chan *job) {
 // exits, which work does only after that).
 func (p *Pool) work(slot int, queue <-chan *job) {
 	runtime.LockOSThread()
-	var out, errOut *os.File
+	var out, errOut *outFile
 	if !p.Ungroup && !p.LineBuffer {
 		var err error
-		if out, err = tempFile(); err != nil {
+		if out, err = newOutFile(); err != nil {
 			p.fatal(err)
 			return
 		}
 		defer out.Close()
-		if errOut, err = tempFile(); err != nil {
+		if errOut, err = newOutFile(); err != nil {
 			p.fatal(err)
 			return
 		}
@@ -85,8 +85,8 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 		var r *result
 		for try := 1; try <= p.Retries; try++ {
 			if try > 1 && out != nil {
-				reset(out)
-				reset(errOut)
+				out.skip(out.size())
+				errOut.skip(errOut.size())
 			}
 			r = p.runJob(j, slot, out, errOut)
 			if r.exit == 0 && r.signal == 0 || p.stopping.Load() {
@@ -121,8 +121,8 @@ func (p *Pool) handleSignals(sigs <-chan os.Signal) {
 
 // tempFile is an unlinked file a job writes its output to: no pipes and no
 // reader goroutines. It is open for appending, so that a job's writes go
-// to its end whatever the offset (ppool reads it from the start):
-// emptying it is all that reuses it.
+// to its end whatever the offset (ppool reads each job's output from where
+// the last one's ended: see outFile).
 func tempFile() (*os.File, error) {
 	f, err := os.CreateTemp("", "ppool-*")
 	if err != nil {
@@ -179,7 +179,7 @@ func (p *Pool) argv(j *job, slot int) []string {
 }
 
 // runJob starts one job and waits for it.
-func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
+func (p *Pool) runJob(j *job, slot int, out, errOut *outFile) *result {
 	rj, r := p.startJob(j, slot, out, errOut)
 	if r != nil {
 		return r
@@ -199,12 +199,14 @@ type runningJob struct {
 // startJob starts one job in a process group of its own, registered with
 // the run's lifetime.Groups. A job that cannot start is returned as its
 // ended result.
-func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *result) {
+func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *result) {
 	j.argv = p.argv(j, slot)
 	r := &result{job: j, start: time.Now()}
-	stdout, stderr := out, errOut
+	var stdout, stderr *os.File
 	var closePipes func()
-	if p.Ungroup {
+	if out != nil {
+		stdout, stderr = out.File, errOut.File
+	} else if p.Ungroup {
 		stdout, stderr = p.stdout, p.stderr
 	} else if p.LineBuffer {
 		var err error
@@ -363,6 +365,3 @@ func (p *Pool) lookPath(name string) (string, int) {
 	p.mu.Unlock()
 	return path, 0
 }
-
-// reset empties a job's output file for the next job (see tempFile).
-func reset(f *os.File) { _ = f.Truncate(0) }
