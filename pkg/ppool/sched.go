@@ -281,9 +281,9 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 	if p.onStart != nil {
 		p.onStart(j, pid)
 	}
-	p.mu.Lock()
+	p.runMu.Lock()
 	p.running[pid] = pid
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	if p.interrupt.Load() != 0 {
 		// Registered as the signal came, maybe after the groups were
 		// stopped: stop them again, this one included.
@@ -295,11 +295,11 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			_ = syscall.Kill(-pid, syscall.SIGCONT)
 			time.AfterFunc(p.Grace, func() {
-				p.mu.Lock()
+				p.runMu.Lock()
 				if _, ok := p.running[pid]; ok {
 					_ = syscall.Kill(-pid, syscall.SIGKILL)
 				}
-				p.mu.Unlock()
+				p.runMu.Unlock()
 			})
 		})
 	}
@@ -316,9 +316,9 @@ func (p *Pool) endJob(rj *runningJob, ws syscall.WaitStatus) *result {
 	// with it, so that nothing outlives the pool.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	p.groups.Ended(pid)
-	p.mu.Lock()
+	p.runMu.Lock()
 	delete(p.running, pid)
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	rj.closePipes()
 	r.runtime = time.Since(r.start)
 	switch {
@@ -347,9 +347,9 @@ func (p *Pool) notRun(j *job) {
 
 // lookPath resolves a program once per name: 0, or 126/127.
 func (p *Pool) lookPath(name string) (string, int) {
-	p.mu.Lock()
+	p.runMu.Lock()
 	path, ok := p.paths[name]
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	if ok {
 		return path, 0
 	}
@@ -360,8 +360,8 @@ func (p *Pool) lookPath(name string) (string, int) {
 		}
 		return "", cli.ExitNotFound
 	}
-	p.mu.Lock()
+	p.runMu.Lock()
 	p.paths[name] = path
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	return path, 0
 }
