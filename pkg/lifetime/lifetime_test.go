@@ -19,9 +19,20 @@ func TestMain(m *testing.M) {
 
 // fakeTool acts as a tool that starts the script in args[0] as a job,
 // prints the job's group and its watchdog's PID and then waits to be
-// killed.
+// killed. With args[1], that many groups that cannot exist (past the
+// largest PID) come and go first.
 func fakeTool(args []string) int {
 	g := New(300 * time.Millisecond)
+	if len(args) > 1 {
+		n, _ := strconv.Atoi(args[1])
+		for i := range n {
+			pgid := 1<<22 + 1 + i
+			if err := g.Add(pgid); err != nil {
+				return 1
+			}
+			g.Ended(pgid)
+		}
+	}
 	cmd := exec.Command("sh", "-c", args[0])
 	cmd.SysProcAttr = Attr()
 	if err := cmd.Start(); err != nil {
@@ -36,9 +47,9 @@ func fakeTool(args []string) int {
 
 // startTool runs the fake tool and returns it with its job's group and its
 // watchdog's PID.
-func startTool(t *testing.T, script string) (tool *exec.Cmd, pgid, watchdog int) {
+func startTool(t *testing.T, args ...string) (tool *exec.Cmd, pgid, watchdog int) {
 	t.Helper()
-	tool = reexec.Command("tool", script)
+	tool = reexec.Command("tool", args...)
 	out, err := tool.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +104,17 @@ func TestKilledToolTakesItsJobsWithIt(t *testing.T) {
 			awaitGroupGone(t, watchdog, 5*time.Second)
 		})
 	}
+}
+
+// TestKilledToolAfterManyGroups: the watchdog, which reads its pipe only
+// now and then, loses no group when the tool writes more than the pipe
+// holds between two reads.
+func TestKilledToolAfterManyGroups(t *testing.T) {
+	tool, pgid, watchdog := startTool(t, "sleep 60 & wait", "20000")
+	tool.Process.Kill()
+	tool.Wait()
+	awaitGroupGone(t, pgid, 300*time.Millisecond+5*time.Second)
+	awaitGroupGone(t, watchdog, 5*time.Second)
 }
 
 func TestCloseStopsStragglers(t *testing.T) {

@@ -27,7 +27,7 @@ type batcher struct {
 }
 
 func (b *batcher) next(one func() (Item, error)) (Item, error) {
-	var batch Item
+	batch := make(Item, 0, b.n) // room for n one-value items
 	count, used := 0, 0
 	for b.n == 0 || count < b.n {
 		it := b.held

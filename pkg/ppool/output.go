@@ -78,16 +78,71 @@ func (p *Pool) writeTagged(dst io.Writer, b []byte, j *job) {
 	_, _ = dst.Write(buf.Bytes())
 }
 
+// outFile is a slot's buffer for its jobs' stdout or stderr: a tempFile
+// to which each job appends its output after the last job's, which ends
+// at start. Moving start past a job's output is all that empties it for
+// the next; the file itself is emptied only once start passes
+// outFileReuse, not after every job.
+type outFile struct {
+	*os.File
+	start int64
+}
+
+// outFileReuse is how far an output buffer grows before it is emptied.
+const outFileReuse = 1 << 20
+
+func newOutFile() (*outFile, error) {
+	f, err := tempFile()
+	if err != nil {
+		return nil, err
+	}
+	return &outFile{File: f}, nil
+}
+
+// size is the length of the output written since start.
+func (o *outFile) size() int64 {
+	st, err := o.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size() - o.start
+}
+
+// skip moves start past n bytes of output.
+func (o *outFile) skip(n int64) {
+	o.start += n
+	if o.start >= outFileReuse {
+		_ = o.Truncate(0)
+		o.start = 0
+	}
+}
+
+// read returns the n bytes of output from start.
+func (o *outFile) read(n int64) []byte {
+	if n == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	_, _ = o.ReadAt(b, o.start)
+	return b
+}
+
+// copyTo copies the n bytes of output from start to dst and returns the
+// bytes copied.
+func (o *outFile) copyTo(dst io.Writer, n int64) int64 {
+	if n == 0 {
+		return 0
+	}
+	_, _ = o.Seek(o.start, io.SeekStart)
+	copied, _ := io.Copy(dst, io.LimitReader(o.File, n))
+	return copied
+}
+
 // finish records a job: output, joblog, counters and --halt.
-func (p *Pool) finish(r *result, out, errOut *os.File) {
+func (p *Pool) finish(r *result, out, errOut *outFile) {
 	var outLen, errLen int64
 	if out != nil {
-		if st, err := out.Stat(); err == nil {
-			outLen = st.Size()
-		}
-		if st, err := errOut.Stat(); err == nil {
-			errLen = st.Size()
-		}
+		outLen, errLen = out.size(), errOut.size()
 	}
 	r.recv = outLen
 	p.mu.Lock()
@@ -103,15 +158,11 @@ func (p *Pool) finish(r *result, out, errOut *os.File) {
 		if p.KeepOrder && r.job.seq != p.next || p.JSON || p.Tag {
 			p.hold(r, out, errOut, outLen, errLen)
 		} else {
-			copyOut(p.stdout, out, outLen)
-			copyOut(p.stderr, errOut, errLen)
+			out.copyTo(p.stdout, outLen)
+			errOut.copyTo(p.stderr, errLen)
 		}
-		if outLen > 0 {
-			reset(out)
-		}
-		if errLen > 0 {
-			reset(errOut)
-		}
+		out.skip(outLen)
+		errOut.skip(errLen)
 	}
 	if p.KeepOrder {
 		if _, held := p.pending[r.job.seq]; !held {
@@ -144,20 +195,12 @@ func (p *Pool) record(r *result) {
 	}
 }
 
-func copyOut(dst, src *os.File, n int64) {
-	if n == 0 {
-		return
-	}
-	_, _ = src.Seek(0, io.SeekStart)
-	_, _ = io.Copy(dst, io.LimitReader(src, n))
-}
-
 // hold keeps a job's output until it can be printed: in memory up to
 // holdLimit, in one spill file past it, so -k runs in bounded memory.
-func (p *Pool) hold(r *result, out, errOut *os.File, outLen, errLen int64) {
+func (p *Pool) hold(r *result, out, errOut *outFile, outLen, errLen int64) {
 	if p.held+outLen+errLen <= holdLimit || p.JSON {
-		r.out = readAll(out, outLen)
-		r.errOut = readAll(errOut, errLen)
+		r.out = out.read(outLen)
+		r.errOut = errOut.read(errLen)
 		p.held += outLen + errLen
 	} else {
 		if p.spill == nil {
@@ -169,25 +212,10 @@ func (p *Pool) hold(r *result, out, errOut *os.File, outLen, errLen int64) {
 			p.spill = f
 		}
 		r.spilled, r.outOff, r.outLen, r.errLen = true, p.spillSize, outLen, errLen
-		for _, src := range []struct {
-			f *os.File
-			n int64
-		}{{out, outLen}, {errOut, errLen}} {
-			_, _ = src.f.Seek(0, io.SeekStart)
-			n, _ := io.Copy(p.spill, io.LimitReader(src.f, src.n))
-			p.spillSize += n
-		}
+		p.spillSize += out.copyTo(p.spill, outLen)
+		p.spillSize += errOut.copyTo(p.spill, errLen)
 	}
 	p.pending[r.job.seq] = r
-}
-
-func readAll(f *os.File, n int64) []byte {
-	if n == 0 {
-		return nil
-	}
-	b := make([]byte, n)
-	_, _ = f.ReadAt(b, 0)
-	return b
 }
 
 // flushLocked prints, in order, every held job that is next.

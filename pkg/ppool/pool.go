@@ -43,7 +43,7 @@ type Pool struct {
 	PipeMode   bool  // items are blocks fed to each job's stdin (pipe.go)
 	InputSize  int64 // pipe mode: the bytes of the blocks to feed, 0 if unknown
 
-	afterJob func(r *result, out, errOut *os.File) // --queue/--results: settle and report (queue.go)
+	afterJob func(r *result, out, errOut *outFile) // --queue/--results: settle and report (queue.go)
 	onStart  func(j *job, pgid int)                // --queue: tie the item's lease to the job's group (queue.go)
 
 	env       *cli.Env
@@ -63,12 +63,19 @@ type Pool struct {
 	// feedMu orders the feeder's hand-over of a job against Run's final
 	// sweep of the queue, so that after a signal every item read is either
 	// run or recorded as not run, never neither.
-	feedMu    sync.Mutex
-	swept     bool // Run has swept the queue: the feeder records what it holds
-	notRunN   atomic.Int64
-	mu        sync.Mutex  // guards everything below and all output
-	running   map[int]int // pid -> pgid
-	next      int         // -k: next seq to print
+	feedMu  sync.Mutex
+	swept   bool // Run has swept the queue: the feeder records what it holds
+	notRunN atomic.Int64
+
+	// runMu guards the jobs running and the programs looked up, apart from
+	// mu, so that a job starting or ending in one slot does not wait for
+	// another slot's output to be copied out.
+	runMu   sync.Mutex
+	running map[int]int // pid -> pgid
+	paths   map[string]string
+
+	mu        sync.Mutex // guards everything below and all output
+	next      int        // -k: next seq to print
 	pending   map[int]*result
 	spill     *os.File
 	spillSize int64
@@ -81,7 +88,6 @@ type Pool struct {
 	halted    bool
 	lastStart time.Time
 	started   time.Time
-	paths     map[string]string
 }
 
 // job is one item's run.

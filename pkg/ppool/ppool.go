@@ -210,7 +210,7 @@ func (c *CLI) Run(env *cli.Env) error {
 		InputSize:  inputSize,
 	}
 	if qr != nil {
-		p.afterJob = func(r *result, out, errOut *os.File) { qr.afterJob(p, r, out, errOut) }
+		p.afterJob = func(r *result, out, errOut *outFile) { qr.afterJob(p, r, out, errOut) }
 		if qr.src != nil {
 			p.onStart = func(j *job, pgid int) {
 				if j.lease != nil {

@@ -10,8 +10,11 @@ func (p *Pool) showProgress() func() {
 	quit := make(chan struct{})
 	finished := make(chan struct{})
 	draw := func(final bool) {
+		p.runMu.Lock()
+		running := len(p.running)
+		p.runMu.Unlock()
 		p.mu.Lock()
-		st := progress{done: p.done, total: p.total, running: len(p.running), failed: p.failed,
+		st := progress{done: p.done, total: p.total, running: running, failed: p.failed,
 			elapsed: time.Since(p.started), eta: p.Eta, pipe: p.PipeMode, size: p.InputSize}
 		p.mu.Unlock()
 		st.fed = p.fed.Load()

@@ -160,7 +160,7 @@ func (qr *queueRun) close() {
 // It reads the job's output at once but talks to the queues in the
 // background, so that a slow server holds up no other job (the item's
 // slot stays taken until it is settled); at most inflightMax records wait.
-func (qr *queueRun) afterJob(p *Pool, r *result, out, errOut *os.File) {
+func (qr *queueRun) afterJob(p *Pool, r *result, out, errOut *outFile) {
 	l := r.job.lease
 	interrupted := p.interrupt.Load() != 0
 	ok := r.exit == 0 && r.signal == 0 && !interrupted
@@ -212,7 +212,7 @@ type resultRecord struct {
 }
 
 // record encodes the --results record of a finished job.
-func (qr *queueRun) record(r *result, l *qlease, out, errOut *os.File) ([]byte, error) {
+func (qr *queueRun) record(r *result, l *qlease, out, errOut *outFile) ([]byte, error) {
 	stdout, cut1 := fileBytes(out)
 	stderr, cut2 := fileBytes(errOut)
 	rec := resultRecord{
@@ -264,16 +264,13 @@ func encodeResult(rec *resultRecord) ([]byte, error) {
 
 // fileBytes reads a job's output buffer (nil with -u or --line-buffer),
 // at most an item's worth: cut reports that there was more.
-func fileBytes(f *os.File) (b []byte, cut bool) {
-	if f == nil {
+func fileBytes(o *outFile) (b []byte, cut bool) {
+	if o == nil {
 		return nil, false
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, false
-	}
-	n := min(st.Size(), queue.MaxItemSize)
-	return readAll(f, n), n < st.Size()
+	size := o.size()
+	n := min(size, queue.MaxItemSize)
+	return o.read(n), n < size
 }
 
 func (qr *queueRun) warn(format string, a ...any) {

@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
-	"github.com/pkit-sh/pkit/pkg/lifetime"
 )
 
 // schedule runs the jobs from queue and returns when every worker is done.
 // One path runs every job: a worker per slot (-j N), or per item (-j 0),
-// each starting its jobs one after the other and waiting for each in
-// wait4. Retries, throttling and halting happen in the worker, so each
+// each starting its jobs one after the other and waiting for each (reap).
+// Retries, throttling and halting happen in the worker, so each
 // worker's waits hold up only its own slot.
 func (p *Pool) schedule(queue <-chan *job) {
 	var wg sync.WaitGroup
@@ -55,15 +54,15 @@ func (p *Pool) schedule(queue <-chan *job) {
 // exits, which work does only after that).
 func (p *Pool) work(slot int, queue <-chan *job) {
 	runtime.LockOSThread()
-	var out, errOut *os.File
+	var out, errOut *outFile
 	if !p.Ungroup && !p.LineBuffer {
 		var err error
-		if out, err = tempFile(); err != nil {
+		if out, err = newOutFile(); err != nil {
 			p.fatal(err)
 			return
 		}
 		defer out.Close()
-		if errOut, err = tempFile(); err != nil {
+		if errOut, err = newOutFile(); err != nil {
 			p.fatal(err)
 			return
 		}
@@ -86,8 +85,8 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 		var r *result
 		for try := 1; try <= p.Retries; try++ {
 			if try > 1 && out != nil {
-				reset(out)
-				reset(errOut)
+				out.skip(out.size())
+				errOut.skip(errOut.size())
 			}
 			r = p.runJob(j, slot, out, errOut)
 			if r.exit == 0 && r.signal == 0 || p.stopping.Load() {
@@ -122,8 +121,8 @@ func (p *Pool) handleSignals(sigs <-chan os.Signal) {
 
 // tempFile is an unlinked file a job writes its output to: no pipes and no
 // reader goroutines. It is open for appending, so that a job's writes go
-// to its end whatever the offset (ppool reads it from the start):
-// emptying it is all that reuses it.
+// to its end whatever the offset (ppool reads each job's output from where
+// the last one's ended: see outFile).
 func tempFile() (*os.File, error) {
 	f, err := os.CreateTemp("", "ppool-*")
 	if err != nil {
@@ -180,18 +179,19 @@ func (p *Pool) argv(j *job, slot int) []string {
 }
 
 // runJob starts one job and waits for it.
-func (p *Pool) runJob(j *job, slot int, out, errOut *os.File) *result {
+func (p *Pool) runJob(j *job, slot int, out, errOut *outFile) *result {
 	rj, r := p.startJob(j, slot, out, errOut)
 	if r != nil {
 		return r
 	}
-	return p.endJob(rj, wait4(rj.pid))
+	return p.endJob(rj, reap(rj.pid, rj.pidfd))
 }
 
 // runningJob is a started job, until endJob.
 type runningJob struct {
 	r          *result
 	pid        int
+	pidfd      int // -1 if none
 	timer      *time.Timer
 	closePipes func()
 }
@@ -199,12 +199,14 @@ type runningJob struct {
 // startJob starts one job in a process group of its own, registered with
 // the run's lifetime.Groups. A job that cannot start is returned as its
 // ended result.
-func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *result) {
+func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *result) {
 	j.argv = p.argv(j, slot)
 	r := &result{job: j, start: time.Now()}
-	stdout, stderr := out, errOut
+	var stdout, stderr *os.File
 	var closePipes func()
-	if p.Ungroup {
+	if out != nil {
+		stdout, stderr = out.File, errOut.File
+	} else if p.Ungroup {
 		stdout, stderr = p.stdout, p.stderr
 	} else if p.LineBuffer {
 		var err error
@@ -247,10 +249,11 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 		closeOut := closePipes
 		closePipes = func() { stop(); closeOut(); r.sent = j.in.size() }
 	}
+	pidfd := -1
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
-		Sys:   lifetime.Attr(),
+		Sys:   jobAttr(&pidfd),
 	})
 	if err == nil {
 		startFeed()
@@ -268,7 +271,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 	if err := p.groups.Add(pid); err != nil {
 		// Unprotected against ppool's death: do not let it run.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		wait4(pid)
+		reap(pid, pidfd)
 		closePipes()
 		p.fatal(err)
 		r.exit = cli.ExitFail
@@ -278,25 +281,25 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *os.File) (*runningJob, *r
 	if p.onStart != nil {
 		p.onStart(j, pid)
 	}
-	p.mu.Lock()
+	p.runMu.Lock()
 	p.running[pid] = pid
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	if p.interrupt.Load() != 0 {
 		// Registered as the signal came, maybe after the groups were
 		// stopped: stop them again, this one included.
 		go p.groups.Stop()
 	}
-	rj := &runningJob{r: r, pid: pid, closePipes: closePipes}
+	rj := &runningJob{r: r, pid: pid, pidfd: pidfd, closePipes: closePipes}
 	if p.Timeout > 0 {
 		rj.timer = time.AfterFunc(p.Timeout, func() {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 			_ = syscall.Kill(-pid, syscall.SIGCONT)
 			time.AfterFunc(p.Grace, func() {
-				p.mu.Lock()
+				p.runMu.Lock()
 				if _, ok := p.running[pid]; ok {
 					_ = syscall.Kill(-pid, syscall.SIGKILL)
 				}
-				p.mu.Unlock()
+				p.runMu.Unlock()
 			})
 		})
 	}
@@ -313,9 +316,9 @@ func (p *Pool) endJob(rj *runningJob, ws syscall.WaitStatus) *result {
 	// with it, so that nothing outlives the pool.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	p.groups.Ended(pid)
-	p.mu.Lock()
+	p.runMu.Lock()
 	delete(p.running, pid)
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	rj.closePipes()
 	r.runtime = time.Since(r.start)
 	switch {
@@ -344,9 +347,9 @@ func (p *Pool) notRun(j *job) {
 
 // lookPath resolves a program once per name: 0, or 126/127.
 func (p *Pool) lookPath(name string) (string, int) {
-	p.mu.Lock()
+	p.runMu.Lock()
 	path, ok := p.paths[name]
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	if ok {
 		return path, 0
 	}
@@ -357,11 +360,8 @@ func (p *Pool) lookPath(name string) (string, int) {
 		}
 		return "", cli.ExitNotFound
 	}
-	p.mu.Lock()
+	p.runMu.Lock()
 	p.paths[name] = path
-	p.mu.Unlock()
+	p.runMu.Unlock()
 	return path, 0
 }
-
-// reset empties a job's output file for the next job (see tempFile).
-func reset(f *os.File) { _ = f.Truncate(0) }
