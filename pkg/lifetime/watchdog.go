@@ -61,9 +61,12 @@ func watch(graceText string) int {
 // drain reads the lines of descriptor fd into groups until end of file,
 // reading what has come every drainEvery and when the writer hangs up. A
 // poll for no event returns on the hang-up (and on errors) only: the
-// tool's writes do not wake it.
+// tool's writes do not wake it. Once a drain finds nothing new, the
+// watchdog sleeps until the next write instead: a tool whose jobs run for
+// days (a supervisor) does not wake it every drainEvery.
 func drain(fd int, groups map[int]bool) {
 	buf := make([]byte, 0, 64<<10)
+	idle := false
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // a line longer than the buffer: grow it
@@ -72,8 +75,12 @@ func drain(fd int, groups map[int]bool) {
 		switch {
 		case n > 0:
 			buf = apply(buf[:len(buf)+n], groups)
+			idle = false
+		case err == unix.EAGAIN && idle:
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
 		case err == unix.EAGAIN:
 			unix.Poll([]unix.PollFd{{Fd: int32(fd)}}, int(drainEvery/time.Millisecond))
+			idle = true
 		case err != unix.EINTR: // end of file (the tool has gone) or a failure
 			return
 		}
