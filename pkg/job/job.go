@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,6 +78,9 @@ type Record struct {
 	// (--log-max, --ready-line), and writes the end once the copy has
 	// caught up, so a waiter who wants the whole log waits for the record.
 	Copied bool `json:"copied,omitempty"`
+	// file is the file the record was read from (nil if it was not),
+	// for Store.Changed.
+	file fs.FileInfo
 }
 
 // Final reports whether the record holds the job's end.
@@ -273,18 +277,41 @@ var ErrNoJob = errors.New("no such job")
 
 // Read loads the record of job id.
 func (s *Store) Read(id string) (*Record, error) {
-	b, err := os.ReadFile(s.path(id))
+	f, err := os.Open(s.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("job %s: %w", id, ErrNoJob)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var r Record
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	r := Record{file: fi}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("job %s: bad record: %w", id, err)
 	}
 	return &r, nil
+}
+
+// Changed reports whether r may no longer be what its file holds: the
+// file was replaced or removed since Store.Read read r from it, or r was
+// not read from it. A record is never written in place but renamed over
+// the old one, so the same file (device, inode) with the same size and
+// modification time is the same record: an inode freed by one rename
+// and reused by the next write would also need the same length and time.
+func (s *Store) Changed(r *Record) bool {
+	if r.file == nil {
+		return true
+	}
+	fi, err := os.Stat(s.path(r.ID))
+	return err != nil || !os.SameFile(fi, r.file) || fi.Size() != r.file.Size() || !fi.ModTime().Equal(r.file.ModTime())
 }
 
 // List returns every record, oldest first.

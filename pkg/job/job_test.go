@@ -200,3 +200,48 @@ func TestSupervisorGone(t *testing.T) {
 		}
 	}
 }
+
+// TestChanged: a record read is unchanged until its file is replaced
+// (even by the same bytes) or removed; one not read is always changed.
+func TestChanged(t *testing.T) {
+	s := testStore(t)
+	rec := &Record{ID: "j1", PID: 10, State: Running}
+	if err := s.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Changed(rec) {
+		t.Error("a record not read from the store: Changed = false")
+	}
+	got, err := s.Read("j1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Changed(got) {
+		t.Error("a record just read: Changed = true")
+	}
+	rec.TimedOut = true
+	if err := s.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Changed(got) {
+		t.Error("after a write: Changed = false")
+	}
+	if got, err = s.Read("j1"); err != nil || !got.TimedOut || s.Changed(got) {
+		t.Fatalf("read again: %+v, %v, Changed %v", got, err, s.Changed(got))
+	}
+	if err := s.Write(got); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Changed(got) {
+		t.Error("after writing the same record: Changed = false")
+	}
+	if got, err = s.Read("j1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(got); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Changed(got) {
+		t.Error("after Remove: Changed = false")
+	}
+}

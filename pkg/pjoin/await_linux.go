@@ -13,12 +13,11 @@ func (j *joiner) awaitRecord(t *target) {
 	if t.rec.Final() {
 		return
 	}
-	sup := j.supervisor(t.rec)
+	sup := t.sup
 	if sup == nil {
 		j.refresh(t, 0) // it may have written the record, then exited
 		return
 	}
-	defer sup.Close()
 	in, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		j.refresh(t, refreshWait)

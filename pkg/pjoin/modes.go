@@ -52,9 +52,7 @@ func (j *joiner) statusAll() error {
 			j.ended(t)
 		}
 		j.statusLine(t)
-		if t.proc != nil {
-			t.proc.Close()
-		}
+		t.close()
 	}
 	return nil
 }

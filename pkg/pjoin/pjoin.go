@@ -72,9 +72,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	targets := j.resolve(refs)
 	defer func() {
 		for _, t := range targets {
-			if t.proc != nil {
-				t.proc.Close()
-			}
+			t.close()
 		}
 	}()
 	switch {
@@ -182,11 +180,21 @@ type target struct {
 	start   uint64 // start time, so a reused PID is never taken for it
 	name    string
 	proc    *procwait.Proc
+	sup     *procwait.Proc // the job's supervisor, while it lives
 	missing bool
 	done    bool
 	status  procwait.Status
 	state   string // job.Exited, Killed, Timeout, Unknown, Running, Lost
 	ended   time.Time
+}
+
+// close releases t's handles.
+func (t *target) close() {
+	for _, p := range []*procwait.Proc{t.proc, t.sup} {
+		if p != nil {
+			p.Close()
+		}
+	}
 }
 
 type joiner struct {
@@ -219,9 +227,7 @@ func (j *joiner) resolve(refs []string) []*target {
 			// (A job waiting for --after has no PID yet.)
 			key := [2]uint64{uint64(t.pid), t.start}
 			if seen[key] {
-				if t.proc != nil {
-					t.proc.Close()
-				}
+				t.close()
 				continue
 			}
 			seen[key] = true
@@ -335,7 +341,7 @@ func (j *joiner) gone(t *target) {
 // pidfd held while it ran gave one, else as unknown. A record that cannot
 // be written is said on standard error; the answer stands.
 func (j *joiner) settle(t *target) {
-	if t.rec == nil || t.rec.Final() || !t.rec.SupervisorGone(j.boot) {
+	if t.rec == nil || t.rec.Final() || !j.supervisorGone(t) {
 		return
 	}
 	// t.rec may have been read just before the supervisor wrote the end
@@ -374,7 +380,9 @@ func (j *joiner) fromRecord(ref string, rec *job.Record) *target {
 		j.gone(t)
 		return t
 	}
-	if rec.SupervisorGone(j.boot) {
+	// A pidfd on the supervisor tells at the job's end, at the cost of a
+	// poll, whether it is there to record the end.
+	if t.sup = j.supervisor(rec); t.sup == nil && rec.SupervisorGone(j.boot) {
 		t.state = job.Lost // it runs, and nothing will record its end
 	}
 	if err := j.open(t); err != nil {
@@ -430,12 +438,16 @@ func (j *joiner) ended(t *target) {
 		return
 	}
 	if t.rec != nil {
-		if t.rec.Copied {
+		switch {
+		case t.rec.Copied:
 			// The end of a job whose output its supervisor copies is
 			// its record's, written once the copy has caught up, so
 			// that pjoin --log then prints all of it.
 			j.awaitRecord(t)
-		} else {
+		case j.store.Changed(t.rec):
+			// An unchanged record adds nothing to what was read before
+			// the wait: the supervisor records a timeout before it stops
+			// the job, and the end once it has reaped it.
 			j.refresh(t, 0)
 		}
 		if t.status.Known {
@@ -444,7 +456,7 @@ func (j *joiner) ended(t *target) {
 	}
 	t.status = t.proc.Status(t.start)
 	if t.rec != nil {
-		if !t.status.Known && !t.rec.SupervisorGone(j.boot) {
+		if !t.status.Known && !j.supervisorGone(t) {
 			j.refresh(t, refreshWait) // the supervisor is writing it
 			if t.status.Known {
 				return
@@ -465,6 +477,15 @@ func (j *joiner) ended(t *target) {
 		t.state = job.Exited
 	}
 	j.settle(t)
+}
+
+// supervisorGone is Record.SupervisorGone for t's record, through the
+// pidfd taken on its supervisor where there is one.
+func (j *joiner) supervisorGone(t *target) bool {
+	if t.sup != nil {
+		return t.sup.Exited()
+	}
+	return t.rec.SupervisorGone(j.boot)
 }
 
 // join waits for the targets and prints each as it ends.
