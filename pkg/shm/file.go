@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pkit-sh/pkit/pkg/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,16 +27,13 @@ func PathOf(name string) (string, error) {
 // that it is a regular file owned by the calling user: /dev/shm is
 // world-writable, so another user could plant an object under a name we use.
 func openFile(name, path string) (*os.File, os.FileInfo, error) {
-	// Not os.OpenFile: on Linux it tries to add every file to the network
-	// poller, starting the poller first, in each call of pshm.
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, err := regfile.Open(path, unix.O_RDWR|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s: %w", name, ErrNotExist)
 		}
-		return nil, nil, fmt.Errorf("open %s: %w", name, &fs.PathError{Op: "open", Path: path, Err: err})
+		return nil, nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	f := os.NewFile(uintptr(fd), path)
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()

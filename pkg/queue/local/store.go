@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/pkit-sh/pkit/pkg/queue"
+	"github.com/pkit-sh/pkit/pkg/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,17 +66,6 @@ func writeInitialState(path string, cfg queue.Config) error {
 	return f.Close()
 }
 
-// openFile opens a regular file without os.OpenFile's attempt to add it
-// to the network poller (five system calls that fail for regular files),
-// which is a noticeable part of a one-item put or get.
-func openFile(path string, flags int, perm uint32) (*os.File, error) {
-	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, perm)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -87,7 +77,7 @@ func syncDir(dir string) error {
 
 func openQueue(b *Backend, name string) (*Queue, error) {
 	dir := filepath.Join(b.dir, name)
-	f, err := openFile(filepath.Join(dir, stateFile), os.O_RDWR, 0)
+	f, err := regfile.Open(filepath.Join(dir, stateFile), os.O_RDWR, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("queue %q: %w", name, queue.ErrNotFound)
@@ -317,7 +307,7 @@ func (q *Queue) seg(n uint64, create bool) (*os.File, error) {
 	if create {
 		flags |= os.O_CREATE
 	}
-	f, err := openFile(filepath.Join(q.dir, segName(n)), flags, 0o600)
+	f, err := regfile.Open(filepath.Join(q.dir, segName(n)), flags, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, q.corrupt("segment %s is missing", segName(n))
