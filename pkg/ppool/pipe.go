@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"golang.org/x/sys/unix"
 )
 
 // PipeFlags are the flags of pipe mode (--pipe, --pipepart): the input is
@@ -64,81 +65,134 @@ func (in *pipeIn) size() int64 { return int64(len(in.header)) + in.blockSize() +
 
 func (in *pipeIn) blockSize() int64 { return int64(len(in.data)) + in.n }
 
-// stdinPipe gives a job's stdin: the read end of a pipe for the child, and
-// a feeder that writes in to the other end once the child has started,
-// adding the bytes of the blocks it wrote to fed. stop ends the feed (the
-// job has ended: what it did not read is dropped) and waits for it.
-func stdinPipe(in *pipeIn, fed *atomic.Int64) (rd *os.File, start, stop func(), err error) {
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("stdin pipe: %w", err)
-	}
-	rd.Fd() // the child's end blocks, as a program expects of its stdin
-	growPipe(wr, max(in.size(), int64(len(in.header))+in.deal.blockSize()))
-	var wg sync.WaitGroup
-	start = func() {
-		rd.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// An error means the job stopped reading: its exit tells.
-			_ = feed(wr, in, fed)
-			wr.Close()
-		}()
-	}
-	stop = func() {
-		rd.Close()
-		wr.Close()
-		wg.Wait()
-	}
-	return rd, start, stop, nil
+// feed writes a job's stdin in pipe mode to ppool's end of a pipe: the
+// header, the job's block, and with --round-robin the blocks it takes from
+// deal after that. It never blocks: the job's worker calls send whenever
+// the pipe has room, while it waits for the job (await), so no goroutine
+// stands between the job and its input. What the job has not read when it
+// ends is dropped.
+type feed struct {
+	wr     int // ppool's end, non-blocking; -1 once closed
+	in     *pipeIn
+	header []byte  // still to send
+	block  *pipeIn // the block being sent
+	done   int64   // its bytes sent
+	copied bool    // --round-robin: a block's memory is reused as soon as it is written, maybe before the job read it: write copies
+	unread []byte  // copying a file that refuses splice: read, not yet sent
+	fed    *atomic.Int64
 }
 
-func feed(wr *os.File, in *pipeIn, fed *atomic.Int64) error {
-	if _, err := wr.Write(in.header); err != nil {
-		return err
-	}
-	if in.deal == nil {
-		return feedBlock(wr, in, fed, false)
-	}
-	// --round-robin: a block's memory is reused as soon as it is written,
-	// while the job may not have read it yet: write copies.
-	err := feedBlock(wr, in, fed, true)
-	in.release() // no retry feeds it again: --round-robin has none
-	for err == nil {
-		var b *pipeIn
-		if b, err = in.deal.take(); err != nil {
-			return err
-		}
-		in.dealt.Add(b.blockSize())
-		err = feedBlock(wr, b, fed, true)
-		b.release()
-	}
-	return err
-}
-
-// feedBlock writes in's block, not its header: a copy if asked, else the
-// pages of a block read by ppool (see sendBlock).
-func feedBlock(wr *os.File, in *pipeIn, fed *atomic.Int64, copied bool) error {
-	var err error
-	switch {
-	case in.file != nil:
-		err = sendRange(wr, in.file, in.off, in.n)
-	case copied:
-		_, err = wr.Write(in.data)
-	default:
-		err = sendBlock(wr, in.data)
-	}
+// newFeed makes the pipe for in: rd is the child's end, blocking as a
+// program expects of its stdin, for the caller to close once the child
+// has started.
+func newFeed(in *pipeIn, fed *atomic.Int64) (f *feed, rd int, err error) {
+	rd, wr, err := pipe()
 	if err == nil {
-		fed.Add(in.blockSize())
+		if err = unix.SetNonblock(wr, true); err != nil {
+			unix.Close(rd)
+			unix.Close(wr)
+		}
 	}
-	return err
+	if err != nil {
+		return nil, -1, fmt.Errorf("stdin pipe: %w", err)
+	}
+	growPipe(wr, max(in.size(), int64(len(in.header))+in.deal.blockSize()))
+	return &feed{wr: wr, in: in, header: in.header, block: in, copied: in.deal != nil, fed: fed}, rd, nil
+}
+
+// open reports whether f has more to send.
+func (f *feed) open() bool { return f != nil && f.wr >= 0 }
+
+// close ends the feed: the job reads the end of its input.
+func (f *feed) close() {
+	if f.open() {
+		unix.Close(f.wr)
+		f.wr = -1
+	}
+}
+
+// send writes what the pipe takes now. It closes the feed once all is
+// sent, or when the job stopped reading (its exit tells).
+func (f *feed) send() {
+	for f.open() {
+		_, err := f.move()
+		switch {
+		case errors.Is(err, unix.EAGAIN): // the pipe is full
+			return
+		case err != nil && !errors.Is(err, unix.EINTR):
+			f.close()
+		}
+	}
+}
+
+// move writes the next bytes; io.EOF once all are sent.
+func (f *feed) move() (int, error) {
+	if len(f.header) > 0 {
+		k, err := unix.Write(f.wr, f.header)
+		f.header = f.header[max(k, 0):]
+		return k, err
+	}
+	if f.block != nil && f.done == f.block.blockSize() {
+		f.fed.Add(f.done)
+		if f.copied {
+			f.block.release() // no retry feeds it again: --round-robin has none
+		}
+		f.block, f.done = nil, 0
+	}
+	if f.block == nil {
+		if f.in.deal == nil {
+			return 0, io.EOF
+		}
+		b, err := f.in.deal.take()
+		if err != nil {
+			return 0, io.EOF // the input ended, or failed: the dealer tells
+		}
+		f.in.dealt.Add(b.blockSize())
+		f.block = b
+	}
+	b := f.block
+	k, err := 0, error(nil)
+	switch {
+	case b.file != nil && f.unread == nil:
+		k, err = spliceRange(f.wr, b.file, b.off+f.done, int(min(b.n-f.done, 1<<20)))
+		if errors.Is(err, errors.ErrUnsupported) {
+			f.unread = []byte{}
+			return 0, nil
+		}
+	case b.file != nil:
+		k, err = f.copyRange(b)
+	case f.copied:
+		k, err = unix.Write(f.wr, b.data[f.done:])
+	default:
+		k, err = spliceData(f.wr, b.data[f.done:])
+	}
+	if err == nil && k == 0 {
+		return 0, io.ErrUnexpectedEOF // the file shrank
+	}
+	f.done += int64(max(k, 0))
+	return k, err
+}
+
+// copyRange writes the next bytes of b's range by copy, reading 64 KiB at
+// a time.
+func (f *feed) copyRange(b *pipeIn) (int, error) {
+	if len(f.unread) == 0 {
+		buf := make([]byte, min(b.n-f.done, 64<<10))
+		k, err := b.file.ReadAt(buf, b.off+f.done)
+		if k == 0 {
+			return 0, err
+		}
+		f.unread = buf[:k]
+	}
+	k, err := unix.Write(f.wr, f.unread)
+	f.unread = f.unread[max(k, 0):]
+	return k, err
 }
 
 // dealer deals the blocks of a source to -j long-lived jobs
 // (--round-robin). Its items are the job numbers: a job starts with a
 // block that no running job has taken, up to -j jobs, so fewer blocks
-// start fewer jobs and empty input none. Each job's feeder then takes the
+// start fewer jobs and empty input none. Each job's feed then takes the
 // next block once it has written the last, so a block goes to whichever
 // job is ready to read it; a job that stops reading takes no more.
 type dealer struct {
@@ -417,6 +471,7 @@ type partSource struct {
 	end    int64
 	n      int
 	last   *pipeIn
+	buf    []byte
 	// stream: f stands in for a stream (--pipe): its offset follows the
 	// ranges cut, as if they were read, and a file grown meanwhile is cut
 	// to its new end.
@@ -466,7 +521,7 @@ func (s *partSource) cutAt() (int64, error) {
 	}
 	cut := s.off + s.size
 	look := int64(s.rs.lookahead())
-	for w := int64(64 << 10); ; w *= 2 {
+	for w := int64(4 << 10); ; w *= 2 {
 		from := max(s.off, cut-w)
 		b, err := s.read(from, min(s.end, cut+look))
 		if err != nil {
@@ -495,7 +550,10 @@ func (s *partSource) cutAt() (int64, error) {
 }
 
 func (s *partSource) read(from, to int64) ([]byte, error) {
-	b := make([]byte, to-from)
+	if int64(cap(s.buf)) < to-from {
+		s.buf = make([]byte, to-from)
+	}
+	b := s.buf[:to-from]
 	if _, err := s.f.ReadAt(b, from); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read %s: %w", s.f.Name(), err)
 	}

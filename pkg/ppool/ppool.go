@@ -223,7 +223,7 @@ func (c *CLI) Run(env *cli.Env) error {
 	err = p.Run(env, items)
 	if deal != nil && p.interrupt.Load() == 0 {
 		if derr := deal.failed(); derr != nil {
-			return derr // the jobs' feeders met it, not the pool
+			return derr // the jobs' feeds met it, not the pool
 		}
 	}
 	return err

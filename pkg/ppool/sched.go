@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/pkit-sh/pkit/pkg/cli"
+	"golang.org/x/sys/unix"
 )
 
 // schedule runs the jobs from queue and returns when every worker is done.
 // One path runs every job: a worker per slot (-j N), or per item (-j 0),
-// each starting its jobs one after the other and waiting for each (reap).
+// each starting its jobs one after the other and waiting for each (await).
 // Retries, throttling and halting happen in the worker, so each
 // worker's waits hold up only its own slot.
 func (p *Pool) schedule(queue <-chan *job) {
@@ -184,14 +185,15 @@ func (p *Pool) runJob(j *job, slot int, out, errOut *outFile) *result {
 	if r != nil {
 		return r
 	}
-	return p.endJob(rj, reap(rj.pid, rj.pidfd))
+	return p.endJob(rj, await(rj.pid, rj.pidfd, rj.feed))
 }
 
 // runningJob is a started job, until endJob.
 type runningJob struct {
 	r          *result
 	pid        int
-	pidfd      int // -1 if none
+	pidfd      int   // -1 if none
+	feed       *feed // pipe mode: its stdin
 	timer      *time.Timer
 	closePipes func()
 }
@@ -235,9 +237,10 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 		r.runtime = time.Since(r.start)
 		return nil, r
 	}
-	stdin, startFeed := devNull, func() {}
+	stdin := devNull.Fd()
+	var in *feed
 	if j.in != nil {
-		rd, start, stop, err := stdinPipe(j.in, &p.fed)
+		f, rd, err := newFeed(j.in, &p.fed)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", p.env.Name, err)
 			closePipes()
@@ -245,19 +248,17 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 			r.runtime = time.Since(r.start)
 			return nil, r
 		}
-		stdin, startFeed = rd, start
+		defer unix.Close(rd) // the child's copy is its own
+		stdin, in = uintptr(rd), f
 		closeOut := closePipes
-		closePipes = func() { stop(); closeOut(); r.sent = j.in.size() }
+		closePipes = func() { f.close(); closeOut(); r.sent = j.in.size() }
 	}
 	pidfd := -1
 	pid, err := syscall.ForkExec(path, j.argv, &syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()},
+		Files: []uintptr{stdin, stdout.Fd(), stderr.Fd()},
 		Sys:   jobAttr(&pidfd),
 	})
-	if err == nil {
-		startFeed()
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %v\n", p.env.Name, j.argv[0], err)
 		closePipes()
@@ -271,7 +272,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 	if err := p.groups.Add(pid); err != nil {
 		// Unprotected against ppool's death: do not let it run.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		reap(pid, pidfd)
+		await(pid, pidfd, nil)
 		closePipes()
 		p.fatal(err)
 		r.exit = cli.ExitFail
@@ -289,7 +290,7 @@ func (p *Pool) startJob(j *job, slot int, out, errOut *outFile) (*runningJob, *r
 		// stopped: stop them again, this one included.
 		go p.groups.Stop()
 	}
-	rj := &runningJob{r: r, pid: pid, pidfd: pidfd, closePipes: closePipes}
+	rj := &runningJob{r: r, pid: pid, pidfd: pidfd, feed: in, closePipes: closePipes}
 	if p.Timeout > 0 {
 		rj.timer = time.AfterFunc(p.Timeout, func() {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)

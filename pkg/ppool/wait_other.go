@@ -13,6 +13,3 @@ func jobAttr(pidfd *int) *syscall.SysProcAttr {
 	*pidfd = -1
 	return lifetime.Attr()
 }
-
-// reap waits for the job's leader to end and reaps it.
-func reap(pid, _ int) syscall.WaitStatus { return wait4(pid) }
