@@ -19,7 +19,8 @@ import (
 func await(pid, pidfd int, f *feed) syscall.WaitStatus {
 	fds := make([]unix.PollFd, 0, 2)
 	for f.send(); f.open() || pidfd >= 0; f.send() {
-		fds, timeout := fds[:0], -1
+		fds = fds[:0]
+		timeout := -1
 		if pidfd >= 0 {
 			fds = append(fds, unix.PollFd{Fd: int32(pidfd), Events: unix.POLLIN})
 		} else {
@@ -30,7 +31,7 @@ func await(pid, pidfd int, f *feed) syscall.WaitStatus {
 		}
 		_, err := unix.Poll(fds, timeout)
 		if err != nil && !errors.Is(err, unix.EINTR) {
-			break // cannot happen with two descriptors, short of memory
+			break // out of memory for two descriptors: what is left is not sent
 		}
 		if pidfd >= 0 && fds[0].Revents != 0 {
 			break
