@@ -3,6 +3,7 @@ package ppool
 import (
 	"errors"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,9 +30,11 @@ func await(pid, pidfd int, f *feed) syscall.WaitStatus {
 		if f.open() {
 			fds = append(fds, unix.PollFd{Fd: int32(f.wr), Events: unix.POLLOUT})
 		}
-		_, err := unix.Poll(fds, timeout)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			break // out of memory for two descriptors: what is left is not sent
+		if _, err := unix.Poll(fds, timeout); err != nil {
+			if !errors.Is(err, unix.EINTR) {
+				time.Sleep(10 * time.Millisecond) // out of memory: try again, never cut the input short
+			}
+			continue
 		}
 		if pidfd >= 0 && fds[0].Revents != 0 {
 			break
