@@ -72,14 +72,15 @@ func (in *pipeIn) blockSize() int64 { return int64(len(in.data)) + in.n }
 // stands between the job and its input. What the job has not read when it
 // ends is dropped.
 type feed struct {
-	wr     int // ppool's end, non-blocking; -1 once closed
-	in     *pipeIn
-	header []byte  // still to send
-	block  *pipeIn // the block being sent
-	done   int64   // its bytes sent
-	copied bool    // --round-robin: a block's memory is reused as soon as it is written, maybe before the job read it: write copies
-	unread []byte  // copying a file that refuses splice: read, not yet sent
-	fed    *atomic.Int64
+	wr         int // ppool's end, non-blocking; -1 once closed
+	in         *pipeIn
+	header     []byte  // still to send
+	block      *pipeIn // the block being sent
+	done       int64   // its bytes sent
+	copied     bool    // --round-robin: a block's memory is reused as soon as it is written, maybe before the job read it: write copies
+	copyRanges bool    // the file refuses splice: ranges are copied
+	unread     []byte  // of a range copied: read, not yet sent
+	fed        *atomic.Int64
 }
 
 // newFeed makes the pipe for in: rd is the child's end, blocking as a
@@ -153,10 +154,10 @@ func (f *feed) move() (int, error) {
 	b := f.block
 	k, err := 0, error(nil)
 	switch {
-	case b.file != nil && f.unread == nil:
+	case b.file != nil && !f.copyRanges:
 		k, err = spliceRange(f.wr, b.file, b.off+f.done, int(min(b.n-f.done, 1<<20)))
 		if errors.Is(err, errors.ErrUnsupported) {
-			f.unread = []byte{}
+			f.copyRanges = true
 			return 0, nil
 		}
 	case b.file != nil:

@@ -60,9 +60,7 @@ func TestAwait(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.copy {
-					f.unread = []byte{}
-				}
+				f.copyRanges = c.copy
 				out, err := os.Create(filepath.Join(t.TempDir(), "out"))
 				if err != nil {
 					t.Fatal(err)
