@@ -17,15 +17,29 @@ type Source interface {
 	Next() (string, error)
 }
 
+// steady is implemented by the sources whose Next never waits for
+// another process: what they read is at hand (a list, a regular file).
+type steady interface {
+	steady() bool
+}
+
 // readerSource splits a stream into items at sep ('\n' or 0).
 type readerSource struct {
-	r   *bufio.Reader
-	sep byte
+	r       *bufio.Reader
+	sep     byte
+	regular bool // a regular file
 }
 
 func newReaderSource(r io.Reader, sep byte) *readerSource {
-	return &readerSource{r: bufio.NewReaderSize(r, 64*1024), sep: sep}
+	s := &readerSource{r: bufio.NewReaderSize(r, 64*1024), sep: sep}
+	if f, ok := r.(*os.File); ok {
+		st, err := f.Stat()
+		s.regular = err == nil && st.Mode().IsRegular()
+	}
+	return s
 }
+
+func (s *readerSource) steady() bool { return s.regular }
 
 func (s *readerSource) Next() (string, error) {
 	line, err := s.r.ReadString(s.sep)
@@ -40,6 +54,8 @@ func (s *readerSource) Next() (string, error) {
 
 // listSource yields the items given on the command line after :::.
 type listSource struct{ items []string }
+
+func (s *listSource) steady() bool { return true }
 
 func (s *listSource) Next() (string, error) {
 	if len(s.items) == 0 {
@@ -61,6 +77,13 @@ type Items struct {
 	all    []Item
 	colsep *regexp.Regexp
 	batch  *batcher // -N/-X: several items a job (batch.go)
+}
+
+// steady reports whether taking the next item never waits for another
+// process: the sources were read whole, or the one source is steady.
+func (it *Items) steady() bool {
+	s, ok := it.single.(steady)
+	return it.single == nil || ok && s.steady()
 }
 
 // NewItems combines sources as described on Items.

@@ -2,9 +2,7 @@ package ppool
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -62,25 +60,10 @@ func (p *Pool) writeJoblog(r *result) {
 func (p *Pool) dryRun(items *Items, all []*job) error {
 	w := bufio.NewWriter(p.stdout)
 	defer w.Flush()
-	for seq := 1; ; seq++ {
-		var j *job
-		if all != nil {
-			if seq > len(all) {
-				return nil
-			}
-			j = all[seq-1]
-		} else {
-			it, err := items.Next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			j = &job{seq: seq, item: it}
-		}
-		if p.skip[seq] {
-			continue
+	for {
+		j, err := p.take(items, all)
+		if j == nil || err != nil {
+			return err
 		}
 		fmt.Fprintln(w, shellQuote(p.argv(j, 1)))
 	}

@@ -191,18 +191,18 @@ func (f *feed) copyRange(b *pipeIn) (int, error) {
 }
 
 // dealer deals the blocks of a source to -j long-lived jobs
-// (--round-robin). Its items are the job numbers: a job starts with a
-// block that no running job has taken, up to -j jobs, so fewer blocks
-// start fewer jobs and empty input none. Each job's feed then takes the
+// (--round-robin). Its items are the job numbers: the first -j blocks
+// start -j jobs, so fewer blocks start fewer jobs and empty input none. Each job's feed then takes the
 // next block once it has written the last, so a block goes to whichever
 // job is ready to read it; a job that stops reading takes no more.
 type dealer struct {
-	mu   sync.Mutex
-	src  Source // a *blockSource or *partSource
-	max  int    // -j
-	n    int    // jobs started
-	err  error  // the input failed: every take returns it
-	last *pipeIn
+	mu    sync.Mutex
+	src   Source // a *blockSource or *partSource
+	max   int    // -j
+	n     int    // jobs started
+	err   error  // the input failed: every take returns it
+	last  *pipeIn
+	ahead *pipeIn // the block of the next job to start, read ahead
 }
 
 // take reads the next block, or io.EOF at the end of the input.
@@ -229,11 +229,22 @@ func (d *dealer) Next() (string, error) {
 	if d.n == d.max {
 		return "", io.EOF
 	}
-	b, err := d.take()
-	if err != nil {
-		return "", err
+	b := d.ahead
+	if b == nil {
+		var err error
+		if b, err = d.take(); err != nil {
+			return "", err
+		}
 	}
 	d.n++
+	// The next job's block is read before this job starts: the jobs
+	// running would take it first otherwise, and input of -j blocks or
+	// more could start fewer than -j jobs. An error or the end is kept
+	// for the next take.
+	d.ahead = nil
+	if d.n < d.max {
+		d.ahead, _ = d.take()
+	}
 	b.deal = d
 	d.last = b
 	return strconv.Itoa(d.n), nil
@@ -478,6 +489,9 @@ type partSource struct {
 	// to its new end.
 	stream bool
 }
+
+// steady: a file's ranges are at hand.
+func (s *partSource) steady() bool { return true }
 
 func (s *partSource) Next() (string, error) {
 	if s.off >= s.end && s.stream {

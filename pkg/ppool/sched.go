@@ -15,45 +15,48 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// schedule runs the jobs from queue and returns when every worker is done.
+// schedule runs the jobs next gives and returns when every worker is done.
 // One path runs every job: a worker per slot (-j N), or per item (-j 0),
 // each starting its jobs one after the other and waiting for each (await).
 // Retries, throttling and halting happen in the worker, so each
 // worker's waits hold up only its own slot.
-func (p *Pool) schedule(queue <-chan *job) {
+func (p *Pool) schedule(next func() *job) {
 	var wg sync.WaitGroup
 	if p.Jobs > 0 {
 		for s := 1; s <= p.Jobs; s++ {
 			wg.Add(1)
-			go func() { defer wg.Done(); p.work(s, queue) }()
+			go func() { defer wg.Done(); p.work(s, next) }()
 		}
 		wg.Wait()
 		return
 	}
 	for slot := 1; ; slot++ {
-		var j *job
-		select {
-		case j = <-queue:
-		case <-p.stopCh:
-		}
+		j := next()
 		if j == nil {
 			break
 		}
-		one := make(chan *job, 1)
-		one <- j
-		close(one)
+		taken := false
 		wg.Add(1)
-		go func() { defer wg.Done(); p.work(slot, one) }()
+		go func() {
+			defer wg.Done()
+			p.work(slot, func() *job {
+				if taken {
+					return nil
+				}
+				taken = true
+				return j
+			})
+		}()
 	}
 	wg.Wait()
 }
 
-// work runs jobs from queue in slot. Its goroutine stays locked to its OS
+// work runs the jobs next gives in slot. Its goroutine stays locked to its OS
 // thread and never unlocks: the thread is the parent whose death the
 // kernel's PDEATHSIG watches, so it must live until its last child has
 // been reaped (the runtime ends a thread when a goroutine locked to it
 // exits, which work does only after that).
-func (p *Pool) work(slot int, queue <-chan *job) {
+func (p *Pool) work(slot int, next func() *job) {
 	runtime.LockOSThread()
 	var out, errOut *outFile
 	if !p.Ungroup && !p.LineBuffer {
@@ -70,12 +73,7 @@ func (p *Pool) work(slot int, queue <-chan *job) {
 		defer errOut.Close()
 	}
 	for {
-		var j *job
-		select {
-		case j = <-queue:
-		case <-p.stopCh:
-			return
-		}
+		j := next()
 		if j == nil {
 			return
 		}
