@@ -190,17 +190,27 @@ func (f *feed) copyRange(b *pipeIn) (int, error) {
 	return k, err
 }
 
+// blockInput is the input of pipe mode (a *blockSource, *partSource or
+// *dealer): each item Next gives stands for the stdin of a job, which
+// lastBlock returns.
+type blockInput interface {
+	Source
+	lastBlock() *pipeIn
+	maxBlock() int64 // the most a block holds
+}
+
 // dealer deals the blocks of a source to -j long-lived jobs
 // (--round-robin). Its items are the job numbers: the first -j blocks
-// start -j jobs, so fewer blocks start fewer jobs and empty input none. Each job's feed then takes the
-// next block once it has written the last, so a block goes to whichever
-// job is ready to read it; a job that stops reading takes no more.
+// start -j jobs, so fewer blocks start fewer jobs and empty input none.
+// Each job's feed then takes the next block once it has written the last,
+// so a block goes to whichever job is ready to read it; a job that stops
+// reading takes no more.
 type dealer struct {
 	mu    sync.Mutex
-	src   Source // a *blockSource or *partSource
-	max   int    // -j
-	n     int    // jobs started
-	err   error  // the input failed: every take returns it
+	src   blockInput // a *blockSource or *partSource
+	max   int        // -j
+	n     int        // jobs started
+	err   error      // the input failed: every take returns it
 	last  *pipeIn
 	ahead *pipeIn // the block of the next job to start, read ahead
 }
@@ -216,13 +226,7 @@ func (d *dealer) take() (*pipeIn, error) {
 		d.err = err
 		return nil, err
 	}
-	switch s := d.src.(type) {
-	case *blockSource:
-		return s.last, nil
-	case *partSource:
-		return s.last, nil
-	}
-	return nil, io.EOF
+	return d.src.lastBlock(), nil
 }
 
 func (d *dealer) Next() (string, error) {
@@ -266,14 +270,11 @@ func (d *dealer) blockSize() int64 {
 	if d == nil {
 		return 0
 	}
-	switch s := d.src.(type) {
-	case *blockSource:
-		return int64(s.size)
-	case *partSource:
-		return s.size
-	}
-	return 0
+	return d.src.maxBlock()
 }
+
+func (d *dealer) lastBlock() *pipeIn { return d.last }
+func (d *dealer) maxBlock() int64    { return d.src.maxBlock() }
 
 // records finds the boundaries between records: a place preceded by the
 // record end and followed by the record start. Position 0 is never one.
@@ -436,6 +437,9 @@ type blockSource struct {
 	free   chan []byte // blocks whose jobs are done
 }
 
+func (s *blockSource) lastBlock() *pipeIn { return s.last }
+func (s *blockSource) maxBlock() int64    { return int64(s.size) }
+
 func (s *blockSource) Next() (string, error) {
 	var buf []byte
 	select {
@@ -483,7 +487,7 @@ type partSource struct {
 	end    int64
 	n      int
 	last   *pipeIn
-	buf    []byte
+	buf    []byte // read's, reused
 	// stream: f stands in for a stream (--pipe): its offset follows the
 	// ranges cut, as if they were read, and a file grown meanwhile is cut
 	// to its new end.
@@ -492,6 +496,9 @@ type partSource struct {
 
 // steady: a file's ranges are at hand.
 func (s *partSource) steady() bool { return true }
+
+func (s *partSource) lastBlock() *pipeIn { return s.last }
+func (s *partSource) maxBlock() int64    { return s.size }
 
 func (s *partSource) Next() (string, error) {
 	if s.off >= s.end && s.stream {
@@ -577,13 +584,8 @@ func (s *partSource) read(from, to int64) ([]byte, error) {
 
 // pipeIn is the stdin of the job for the item Next returned last.
 func (it *Items) pipeIn() *pipeIn {
-	switch s := it.single.(type) {
-	case *blockSource:
-		return s.last
-	case *partSource:
-		return s.last
-	case *dealer:
-		return s.last
+	if s, ok := it.single.(blockInput); ok {
+		return s.lastBlock()
 	}
 	return nil
 }
@@ -652,7 +654,7 @@ func (c *CLI) pipeSource(env *cli.Env) (Source, int64, error) {
 // file (stdin redirected from one, or -a FILE) cuts it as --pipepart does,
 // from its offset on, unless --regexp is given: a regular expression may
 // match otherwise in a window around a cut than in the stream read so far.
-func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs int) (Source, int64, error) {
+func (c *CLI) blocks(env *cli.Env, f *PipeFlags, rs *records, size int64, jobs int) (blockInput, int64, error) {
 	if !f.Pipepart {
 		r := env.Stdin
 		if len(c.ArgFile) == 1 {
